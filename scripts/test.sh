@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs strongroom with its test dependencies into .venv and runs the whole suite:
+# ruff and mypy on src/, then pytest (unit, conformance, and end-to-end against the real server).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY="${PYTHON:-python3}"
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[test]'
+.venv/bin/ruff check src tests bench
+.venv/bin/mypy
+exec .venv/bin/pytest -n "${STRONGROOM_TEST_WORKERS:-2}" "$@"

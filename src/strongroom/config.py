@@ -1,0 +1,111 @@
+"""Settings: loaded once from (lowest to highest) defaults, strongroom.toml, STRONGROOM_* env, CLI flags."""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+ENV_PREFIX = "STRONGROOM_"
+#: Environment variable the server process uses to pass resolved settings to worker processes.
+RESOLVED_ENV = "STRONGROOM__RESOLVED_SETTINGS"
+
+
+class RegionConfig(BaseModel):
+    """A region: where a bucket's bytes and keys live."""
+
+    geography: str = "local"
+    backend: str = ""  # file:///path or s3://bucket?endpoint=...; empty = DATA/blobs/<region>
+
+
+class Settings(BaseSettings):
+    """Every strongroom setting. Env: STRONGROOM_<NAME>; file: strongroom.toml (or --config)."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    data_dir: Path = Path("./strongroom-data")
+    host: str = "127.0.0.1"
+    port: int = 8443
+    vault_port: int = 8200
+    workers: int = 1
+    cert: Path | None = None
+    key: Path | None = None
+    client_ca: Path | None = None  # mutual TLS: require client certificates signed by this CA
+    insecure_http: bool = False
+    database_url: str = ""  # empty = sqlite under data_dir
+    default_region: str = "local"
+    regions: dict[str, RegionConfig] = Field(default_factory=lambda: {"local": RegionConfig()})
+    max_clock_skew_seconds: int = 900
+    max_object_size: int = 5 * 1024**4
+    log_level: str = "info"
+    sweep_interval_seconds: float = 300.0
+    hostname_suffixes: list[str] = Field(default_factory=list)  # virtual-hosted-style base domains
+
+    @field_validator("workers")
+    @classmethod
+    def _workers(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError("workers must be >= 1")
+        return v
+
+    @field_validator("regions", mode="before")
+    @classmethod
+    def _regions(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return json.loads(v)
+        return v
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings)
+
+    # --- derived paths -------------------------------------------------
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'strongroom.db').resolve()}"
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.data_dir / "tls"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    def region_backend(self, region: str) -> str:
+        cfg = self.regions[region]
+        if cfg.backend:
+            return cfg.backend
+        return (self.data_dir / "blobs" / region).resolve().as_uri()
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build settings: TOML file (explicit, or ./strongroom.toml if present) < env < overrides."""
+    resolved = os.environ.get(RESOLVED_ENV)
+    if resolved and not overrides and config_file is None:
+        return Settings.model_validate_json(resolved)
+    file_values: dict[str, Any] = {}
+    path = config_file or Path("strongroom.toml")
+    if path.exists():
+        with path.open("rb") as fh:
+            file_values = tomllib.load(fh)
+        file_values = {k.replace("-", "_"): v for k, v in file_values.items()}
+    env_only = Settings()  # env over defaults
+    env_set = {name for name in Settings.model_fields if f"{ENV_PREFIX}{name.upper()}" in os.environ}
+    merged: dict[str, Any] = dict(file_values)
+    for name in env_set:
+        merged[name] = getattr(env_only, name)
+    merged.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**merged)

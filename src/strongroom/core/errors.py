@@ -1,0 +1,174 @@
+"""One exception tree for strongroom.
+
+Every error raised below the HTTP layer is a :class:`StrongroomError`. Each API
+(S3, Vault) maps these classes to its own wire error in exactly one module
+(``http/s3/errors.py``, ``http/vault/errors.py``). Messages are safe to show to
+clients: they never contain key material, plaintext or signatures.
+"""
+
+from __future__ import annotations
+
+
+class StrongroomError(Exception):
+    """Base of every strongroom error."""
+
+    def __init__(self, message: str = "", **context: object) -> None:
+        super().__init__(message or self.__class__.__doc__ or self.__class__.__name__)
+        self.message = message or (self.__class__.__doc__ or "").strip()
+        self.context = context
+
+
+# --- crypto ---------------------------------------------------------------
+
+
+class CryptoError(StrongroomError):
+    """A cryptographic operation failed."""
+
+
+class DecryptionFailed(CryptoError):
+    """The stored data failed an integrity check and cannot be decrypted."""
+
+
+class InvalidKeyMaterial(CryptoError):
+    """Key material has the wrong size or form."""
+
+
+# --- keys -----------------------------------------------------------------
+
+
+class KeyError_(StrongroomError):
+    """A key store operation failed."""
+
+
+class KeyNotFound(KeyError_):
+    """The named key does not exist (or is not visible to the caller)."""
+
+
+class KeyDisabled(KeyError_):
+    """The key is disabled; operations under it are refused."""
+
+
+class KeyPendingDeletion(KeyError_):
+    """The key is scheduled for deletion; operations under it are refused."""
+
+
+class KeyDestroyed(KeyError_):
+    """The key was destroyed; data under it is unreadable for good."""
+
+
+class KeyStoreSealed(KeyError_):
+    """The key store is sealed; no key material is available."""
+
+
+class CustomerKeyMismatch(KeyError_):
+    """The customer-supplied key does not match the key the object was stored with."""
+
+
+class CustomerKeyRequired(KeyError_):
+    """The object was stored with a customer-supplied key, which the request lacks."""
+
+
+# --- storage --------------------------------------------------------------
+
+
+class StorageError(StrongroomError):
+    """The blob store failed."""
+
+
+class BlobNotFound(StorageError):
+    """The blob does not exist."""
+
+
+# --- metadata / domain ----------------------------------------------------
+
+
+class NotFound(StrongroomError):
+    """A resource was not found."""
+
+
+class NoSuchBucket(NotFound):
+    """The specified bucket does not exist."""
+
+
+class NoSuchKey(NotFound):
+    """The specified key does not exist."""
+
+
+class NoSuchUpload(NotFound):
+    """The specified multipart upload does not exist."""
+
+
+class NoSuchBucketEncryption(NotFound):
+    """The server side encryption configuration was not found."""
+
+
+class Conflict(StrongroomError):
+    """The request conflicts with the current state."""
+
+
+class BucketAlreadyExists(Conflict):
+    """The requested bucket name is not available."""
+
+
+class BucketAlreadyOwnedByYou(Conflict):
+    """The bucket you tried to create already exists, and you own it."""
+
+
+class BucketNotEmpty(Conflict):
+    """The bucket you tried to delete is not empty."""
+
+
+class InvalidRequest(StrongroomError):
+    """The request is invalid."""
+
+
+class InvalidArgument(InvalidRequest):
+    """An argument is invalid."""
+
+
+class InvalidBucketName(InvalidRequest):
+    """The specified bucket is not valid."""
+
+
+class InvalidLocationConstraint(InvalidRequest):
+    """The specified location-constraint is not valid."""
+
+
+class InvalidRange(InvalidRequest):
+    """The requested range is not satisfiable."""
+
+
+class EntityTooSmall(InvalidRequest):
+    """Your proposed upload is smaller than the minimum allowed object size."""
+
+
+class EntityTooLarge(InvalidRequest):
+    """Your proposed upload exceeds the maximum allowed object size."""
+
+
+class InvalidPart(InvalidRequest):
+    """One or more of the specified parts could not be found or its ETag did not match."""
+
+
+class InvalidPartOrder(InvalidRequest):
+    """The list of parts was not in ascending order."""
+
+
+class BadDigest(InvalidRequest):
+    """The digest or checksum you specified did not match what we received."""
+
+
+class PreconditionFailed(StrongroomError):
+    """At least one of the preconditions you specified did not hold."""
+
+
+class NotModified(StrongroomError):
+    """The object was not modified (conditional GET)."""
+
+
+class AccessDenied(StrongroomError):
+    """Access denied."""
+
+
+class Unavailable(StrongroomError):
+    """The service is not ready (starting, sealed, or a dependency is down)."""

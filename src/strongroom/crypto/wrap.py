@@ -1,0 +1,96 @@
+"""DEK wrapping (envelope encryption) and SSE-C key derivation.
+
+A wrapped DEK is bound to its layer, the wrapping key's id and version, and the object
+identity, so it cannot be moved to another object, part or key slot.
+"""
+
+from __future__ import annotations
+
+import hmac
+import struct
+
+from strongroom.crypto.aead import (
+    KEY_LEN,
+    NONCE_LEN,
+    TAG_LEN,
+    DataKey,
+    check_key,
+    hkdf_sha256,
+    open_small,
+    reject,
+    seal_small,
+)
+
+__all__ = [
+    "WRAPPED_LEN",
+    "customer_kek",
+    "customer_verifier",
+    "unwrap_dek",
+    "verify_customer_key",
+    "wrap_dek",
+]
+
+WRAPPED_LEN = NONCE_LEN + KEY_LEN + TAG_LEN  # 60
+WRAP_LABEL = b"SRM1-wrap"
+SSEC_KEK_INFO = b"SRM1 SSE-C KEK"
+SSEC_VERIFIER_INFO = b"SRM1 SSE-C verifier"
+
+
+def _wrap_aad(layer: int, key_id: str, key_version: int, identity: bytes) -> bytes:
+    if layer not in (1, 2):
+        raise ValueError("layer must be 1 or 2")
+    key_id_bytes = key_id.encode("utf-8")
+    if len(key_id_bytes) > 0xFFFF:
+        raise ValueError("key id too long")
+    if not 0 <= key_version <= 0xFFFFFFFF:
+        raise ValueError("key version out of range")
+    if not isinstance(identity, bytes | bytearray | memoryview):
+        raise TypeError("identity must be bytes")
+    return b"".join(
+        (
+            WRAP_LABEL,
+            struct.pack(">BH", layer, len(key_id_bytes)),
+            key_id_bytes,
+            struct.pack(">I", key_version),
+            bytes(identity),
+        )
+    )
+
+
+def wrap_dek(
+    kek: bytes, dek: DataKey, *, layer: int, key_id: str, key_version: int, identity: bytes
+) -> bytes:
+    """Wrap ``dek`` under ``kek``: 60 bytes ``nonce || ct || tag`` (AES-256-GCM)."""
+    if not isinstance(dek, DataKey):
+        raise TypeError("dek must be a DataKey")
+    aad = _wrap_aad(layer, key_id, key_version, identity)
+    return seal_small(kek, dek.material(), aad)
+
+
+def unwrap_dek(
+    kek: bytes, wrapped: bytes, *, layer: int, key_id: str, key_version: int, identity: bytes
+) -> DataKey:
+    """Inverse of :func:`wrap_dek`. Any mismatch raises :class:`DecryptionFailed`."""
+    aad = _wrap_aad(layer, key_id, key_version, identity)
+    if len(wrapped) != WRAPPED_LEN:
+        check_key(kek)
+        reject("wrapped key length")
+    material = open_small(kek, wrapped, aad)
+    if len(material) != KEY_LEN:  # unreachable unless the KEK sealed something else
+        reject("unwrapped key length")
+    return DataKey(material)
+
+
+def customer_kek(customer_key: bytes, salt: bytes) -> bytes:
+    """SSE-C: the KEK that wraps DEK1, derived from the client's key and a stored random salt."""
+    return hkdf_sha256(check_key(customer_key, "customer key"), salt, SSEC_KEK_INFO, 32)
+
+
+def customer_verifier(customer_key: bytes, salt: bytes) -> bytes:
+    """SSE-C: a 32-byte value stored to recognise the client's key later. Never the key itself."""
+    return hkdf_sha256(check_key(customer_key, "customer key"), salt, SSEC_VERIFIER_INFO, 32)
+
+
+def verify_customer_key(customer_key: bytes, salt: bytes, verifier: bytes) -> bool:
+    """True if ``customer_key`` produced ``verifier`` (constant-time comparison)."""
+    return hmac.compare_digest(customer_verifier(customer_key, salt), verifier)

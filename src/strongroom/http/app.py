@@ -1,0 +1,70 @@
+"""ASGI wiring: the S3 app plus lifespan (background sweeper). Worker processes call create_app()."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+
+import anyio
+from starlette.types import Receive, Scope, Send
+
+from strongroom.bootstrap import build_runtime
+from strongroom.config import load_settings
+from strongroom.http.s3.app import S3App
+from strongroom.service.objects import collect_garbage
+from strongroom.service.runtime import Runtime
+from strongroom.storage import sweep_orphans
+
+log = logging.getLogger("strongroom")
+ORPHAN_AGE_SECONDS = 3600.0
+
+
+def sweep_once(rt: Runtime, orphan_age: float = ORPHAN_AGE_SECONDS) -> int:
+    """Delete queued garbage, stale temp files, and old blobs no metadata row references. Blocking."""
+    removed = collect_garbage(rt)
+    for store in rt.stores.values():
+        removed += store.sweep_temp(orphan_age)
+        removed += sweep_orphans(store, rt.repo.blob_referenced, orphan_age, time.time())
+    return removed
+
+
+class StrongroomApp:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.s3 = S3App(rt)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        await self.s3(scope, receive, send)
+
+    async def lifespan(self, receive: Receive, send: Send) -> None:
+        async with anyio.create_task_group() as tg:
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    tg.start_soon(self._sweeper)
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    tg.cancel_scope.cancel()
+                    self.rt.repo.close()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+
+    async def _sweeper(self) -> None:
+        interval = self.rt.settings.sweep_interval_seconds
+        while True:
+            await anyio.sleep(interval)
+            with contextlib.suppress(Exception):
+                await anyio.to_thread.run_sync(sweep_once, self.rt)
+
+
+def create_app() -> StrongroomApp:
+    """Factory used by uvicorn in every worker process (settings come from the parent's environment)."""
+    settings = load_settings()
+    rt = build_runtime(settings, run_migrations=False)
+    return StrongroomApp(rt)

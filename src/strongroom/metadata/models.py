@@ -1,0 +1,215 @@
+"""SQLAlchemy 2.0 models. Named constraints; keys sorted as UTF-8 bytes on every backend."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+#: Object keys compare as UTF-8 bytes (S3 order): SQLite's BINARY collation does that; PostgreSQL needs "C".
+ObjectKey = String(1024).with_variant(String(1024, collation="C"), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: object) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: object) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class AccessKey(Base):
+    """An S3 credential. The secret is sealed under the service root (SigV4 needs it, so no hash)."""
+
+    __tablename__ = "access_keys"
+    access_key_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    secret_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    is_operator: Mapped[bool] = mapped_column(Boolean, default=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class ServiceKey(Base):
+    """A customer-controlled key (layer 1 KEK): a bucket's SSE-S3 key or a named SSE-KMS key."""
+
+    __tablename__ = "service_keys"
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    region: Mapped[str] = mapped_column(String(64))
+    purpose: Mapped[str] = mapped_column(String(16))  # "bucket" | "kms"
+    state: Mapped[str] = mapped_column(String(24), default="enabled")
+    latest_version: Mapped[int] = mapped_column(Integer, default=1)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    deletion_date: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ServiceKeyVersion(Base):
+    __tablename__ = "service_key_versions"
+    key_id: Mapped[str] = mapped_column(ForeignKey("service_keys.id", ondelete="CASCADE"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    material_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # None once destroyed
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class InfraKeyVersion(Base):
+    """A region's infrastructure key (layer 2 KEK), sealed under the separate infrastructure root."""
+
+    __tablename__ = "infra_key_versions"
+    region: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    material_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class Bucket(Base):
+    __tablename__ = "buckets"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # immutable UUID bound into every blob
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    region: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    bucket_key_id: Mapped[str] = mapped_column(ForeignKey("service_keys.id"))
+    sse_algorithm: Mapped[str] = mapped_column(String(16), default="AES256")  # default for new objects
+    kms_key_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    bucket_key_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    encryption_configured: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SealedPartColumns:
+    """What it takes to open one sealed blob (see docs/FORMAT.md)."""
+
+    size: Mapped[int] = mapped_column(BigInteger)  # plaintext bytes
+    etag: Mapped[str] = mapped_column(String(64))  # hex MD5 of the part's plaintext (or SSE-C keyed digest)
+    blob_id: Mapped[str] = mapped_column(String(64))
+    inner_header: Mapped[bytes] = mapped_column(LargeBinary)
+    outer_header: Mapped[bytes] = mapped_column(LargeBinary)
+    wrapped_dek1: Mapped[bytes] = mapped_column(LargeBinary)
+    kek_id: Mapped[str] = mapped_column(String(128))  # service key id, or "sse-c"
+    kek_version: Mapped[int] = mapped_column(Integer)
+    wrapped_dek2: Mapped[bytes] = mapped_column(LargeBinary)
+    infra_version: Mapped[int] = mapped_column(Integer)
+    checksum_value: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    last_modified: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class ObjectHeaderColumns:
+    """Per-object settings shared by objects and in-progress multipart uploads."""
+
+    content_type: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    content_encoding: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    content_disposition: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    content_language: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    cache_control: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    expires: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    user_metadata: Mapped[str] = mapped_column(Text, default="{}")  # JSON object
+    storage_class: Mapped[str] = mapped_column(String(32), default="STANDARD")
+    sse_mode: Mapped[str] = mapped_column(String(16))  # "SSE-S3" | "SSE-KMS" | "SSE-C"
+    kms_key_id: Mapped[str | None] = mapped_column(String(128), nullable=True)  # SSE-KMS key named by client
+    kms_context: Mapped[str | None] = mapped_column(Text, nullable=True)  # SSE-KMS encryption context (JSON)
+    bucket_key_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    ssec_salt: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    ssec_verifier: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    checksum_algorithm: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    checksum_type: Mapped[str | None] = mapped_column(String(16), nullable=True)  # FULL_OBJECT | COMPOSITE
+
+
+class ObjectRecord(ObjectHeaderColumns, Base):
+    """The current version of an object. Unversioned buckets: one row per key."""
+
+    __tablename__ = "objects"
+    __table_args__ = (UniqueConstraint("bucket_id", "key", name="uq_objects_bucket_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    bucket_id: Mapped[str] = mapped_column(ForeignKey("buckets.id"))
+    key: Mapped[str] = mapped_column(ObjectKey)
+    version_id: Mapped[str] = mapped_column(String(64))  # internal, bound into the crypto identity
+    size: Mapped[int] = mapped_column(BigInteger)
+    etag: Mapped[str] = mapped_column(String(80))  # without quotes
+    last_modified: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    parts_count: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: single PUT
+    checksum_value: Mapped[str | None] = mapped_column(String(128), nullable=True)
+
+
+class ObjectPart(SealedPartColumns, Base):
+    __tablename__ = "object_parts"
+    object_id: Mapped[int] = mapped_column(ForeignKey("objects.id", ondelete="CASCADE"), primary_key=True)
+    part_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    offset: Mapped[int] = mapped_column(BigInteger)  # plaintext offset of this part within the object
+
+
+class MultipartUpload(ObjectHeaderColumns, Base):
+    __tablename__ = "multipart_uploads"
+    upload_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    bucket_id: Mapped[str] = mapped_column(ForeignKey("buckets.id"))
+    key: Mapped[str] = mapped_column(ObjectKey)
+    version_id: Mapped[str] = mapped_column(String(64))
+    initiated: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class UploadPart(SealedPartColumns, Base):
+    __tablename__ = "upload_parts"
+    upload_id: Mapped[str] = mapped_column(
+        ForeignKey("multipart_uploads.upload_id", ondelete="CASCADE"), primary_key=True
+    )
+    part_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class BlobGarbage(Base):
+    """Blobs no longer referenced, deleted after the transaction that dropped them commits."""
+
+    __tablename__ = "blob_garbage"
+    blob_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    region: Mapped[str] = mapped_column(String(64))
+    enqueued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+Index("ix_multipart_uploads_bucket_key", MultipartUpload.bucket_id, MultipartUpload.key)
+Index("ix_object_parts_blob", ObjectPart.blob_id)
+Index("ix_upload_parts_blob", UploadPart.blob_id)

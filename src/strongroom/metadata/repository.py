@@ -1,0 +1,451 @@
+"""The metadata repository: the only code that opens a database session.
+
+Synchronous (SQLAlchemy 2.0); callers on the event loop run it in worker threads.
+Returned ORM objects are detached snapshots (expire_on_commit=False).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, delete, event, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from strongroom.core import errors
+from strongroom.metadata.models import (
+    AccessKey,
+    BlobGarbage,
+    Bucket,
+    InfraKeyVersion,
+    MultipartUpload,
+    ObjectPart,
+    ObjectRecord,
+    ServiceKey,
+    ServiceKeyVersion,
+    Tenant,
+    UploadPart,
+)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+@dataclass
+class StoredObject:
+    """An object row with its parts, ordered by part number."""
+
+    record: ObjectRecord
+    parts: list[ObjectPart]
+
+
+@dataclass
+class ListedUpload:
+    upload: MultipartUpload
+
+
+class Repository:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, url: str, run_migrations: bool = True) -> Repository:
+        engine = make_engine(url)
+        if run_migrations:
+            migrate(engine)
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._sessions.begin() as s:
+            yield s
+
+    def ping(self) -> bool:
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        return True
+
+    # --- tenants and credentials -----------------------------------------
+    def ensure_tenant(self, tenant_id: str, name: str) -> Tenant:
+        with self.session() as s:
+            t = s.get(Tenant, tenant_id)
+            if t is None:
+                t = Tenant(id=tenant_id, name=name, created_at=_now())
+                s.add(t)
+            return t
+
+    def add_access_key(self, access_key_id: str, tenant_id: str, secret_sealed: bytes, is_operator: bool) -> None:
+        with self.session() as s:
+            s.add(
+                AccessKey(
+                    access_key_id=access_key_id,
+                    tenant_id=tenant_id,
+                    secret_sealed=secret_sealed,
+                    is_operator=is_operator,
+                    enabled=True,
+                    created_at=_now(),
+                )
+            )
+
+    def get_access_key(self, access_key_id: str) -> AccessKey | None:
+        with self.session() as s:
+            return s.get(AccessKey, access_key_id)
+
+    def count_access_keys(self) -> int:
+        with self.session() as s:
+            return int(s.scalar(select(func.count()).select_from(AccessKey)) or 0)
+
+    # --- service keys (layer 1 KEKs) -------------------------------------
+    def create_service_key(
+        self, key_id: str, tenant_id: str, region: str, purpose: str, material_sealed: bytes, description: str = ""
+    ) -> ServiceKey:
+        now = _now()
+        try:
+            with self.session() as s:
+                key = ServiceKey(
+                    id=key_id,
+                    tenant_id=tenant_id,
+                    region=region,
+                    purpose=purpose,
+                    state="enabled",
+                    latest_version=1,
+                    description=description,
+                    created_at=now,
+                )
+                s.add(key)
+                s.flush()
+                s.add(ServiceKeyVersion(key_id=key_id, version=1, material_sealed=material_sealed, created_at=now))
+                return key
+        except IntegrityError as exc:
+            raise errors.Conflict(f"key {key_id!r} already exists") from exc
+
+    def get_service_key(self, key_id: str) -> ServiceKey | None:
+        with self.session() as s:
+            return s.get(ServiceKey, key_id)
+
+    def get_service_key_version(self, key_id: str, version: int) -> ServiceKeyVersion | None:
+        with self.session() as s:
+            return s.get(ServiceKeyVersion, (key_id, version))
+
+    def list_service_keys(self, tenant_id: str | None = None) -> list[ServiceKey]:
+        with self.session() as s:
+            q = select(ServiceKey).order_by(ServiceKey.id)
+            if tenant_id is not None:
+                q = q.where(ServiceKey.tenant_id == tenant_id)
+            return list(s.scalars(q))
+
+    def add_service_key_version(self, key_id: str, material_sealed: bytes) -> int:
+        with self.session() as s:
+            key = s.get(ServiceKey, key_id, with_for_update=True)
+            if key is None:
+                raise errors.KeyNotFound(f"key {key_id!r} not found")
+            version = key.latest_version + 1
+            s.add(ServiceKeyVersion(key_id=key_id, version=version, material_sealed=material_sealed, created_at=_now()))
+            key.latest_version = version
+            return version
+
+    def set_service_key_state(self, key_id: str, state: str, deletion_date: dt.datetime | None = None) -> None:
+        with self.session() as s:
+            key = s.get(ServiceKey, key_id)
+            if key is None:
+                raise errors.KeyNotFound(f"key {key_id!r} not found")
+            key.state = state
+            key.deletion_date = deletion_date
+            if state == "destroyed":
+                s.execute(
+                    update(ServiceKeyVersion).where(ServiceKeyVersion.key_id == key_id).values(material_sealed=None)
+                )
+
+    # --- infrastructure keys (layer 2 KEKs) ------------------------------
+    def latest_infra_version(self, region: str) -> InfraKeyVersion | None:
+        with self.session() as s:
+            return s.scalars(
+                select(InfraKeyVersion)
+                .where(InfraKeyVersion.region == region)
+                .order_by(InfraKeyVersion.version.desc())
+                .limit(1)
+            ).first()
+
+    def get_infra_version(self, region: str, version: int) -> InfraKeyVersion | None:
+        with self.session() as s:
+            return s.get(InfraKeyVersion, (region, version))
+
+    def add_infra_version(self, region: str, version: int, material_sealed: bytes) -> None:
+        try:
+            with self.session() as s:
+                s.add(
+                    InfraKeyVersion(region=region, version=version, material_sealed=material_sealed, created_at=_now())
+                )
+        except IntegrityError as exc:
+            raise errors.Conflict(f"infrastructure key {region} v{version} exists") from exc
+
+    # --- buckets ---------------------------------------------------------
+    def create_bucket(self, bucket: Bucket) -> Bucket:
+        try:
+            with self.session() as s:
+                s.add(bucket)
+            return bucket
+        except IntegrityError as exc:
+            existing = self.get_bucket(bucket.name)
+            if existing is not None and existing.tenant_id == bucket.tenant_id:
+                raise errors.BucketAlreadyOwnedByYou(BucketName=bucket.name) from exc
+            raise errors.BucketAlreadyExists(BucketName=bucket.name) from exc
+
+    def get_bucket(self, name: str) -> Bucket | None:
+        with self.session() as s:
+            return s.scalars(select(Bucket).where(Bucket.name == name)).first()
+
+    def list_buckets(self, tenant_id: str) -> list[Bucket]:
+        with self.session() as s:
+            return list(s.scalars(select(Bucket).where(Bucket.tenant_id == tenant_id).order_by(Bucket.name)))
+
+    def delete_bucket(self, bucket: Bucket) -> None:
+        with self.session() as s:
+            has_obj = s.scalar(select(ObjectRecord.id).where(ObjectRecord.bucket_id == bucket.id).limit(1))
+            if has_obj is not None:
+                raise errors.BucketNotEmpty(BucketName=bucket.name)
+            uploads = list(s.scalars(select(MultipartUpload.upload_id).where(MultipartUpload.bucket_id == bucket.id)))
+            for upload_id in uploads:
+                self._drop_upload(s, upload_id, bucket.region)
+            s.execute(delete(Bucket).where(Bucket.id == bucket.id))
+
+    def set_bucket_encryption(
+        self, bucket_id: str, sse_algorithm: str, kms_key_id: str | None, bucket_key_enabled: bool, configured: bool
+    ) -> None:
+        with self.session() as s:
+            s.execute(
+                update(Bucket)
+                .where(Bucket.id == bucket_id)
+                .values(
+                    sse_algorithm=sse_algorithm,
+                    kms_key_id=kms_key_id,
+                    bucket_key_enabled=bucket_key_enabled,
+                    encryption_configured=configured,
+                )
+            )
+
+    # --- objects ---------------------------------------------------------
+    def get_object(self, bucket_id: str, key: str) -> StoredObject | None:
+        with self.session() as s:
+            rec = s.scalars(
+                select(ObjectRecord).where(ObjectRecord.bucket_id == bucket_id, ObjectRecord.key == key)
+            ).first()
+            if rec is None:
+                return None
+            parts = list(
+                s.scalars(select(ObjectPart).where(ObjectPart.object_id == rec.id).order_by(ObjectPart.part_number))
+            )
+            return StoredObject(rec, parts)
+
+    def _garbage(self, s: Session, blob_ids: Sequence[str], region: str) -> None:
+        now = _now()
+        for blob_id in blob_ids:
+            if s.get(BlobGarbage, blob_id) is None:
+                s.add(BlobGarbage(blob_id=blob_id, region=region, enqueued_at=now))
+
+    def _drop_object(self, s: Session, bucket_id: str, key: str, region: str) -> bool:
+        rec = s.scalars(
+            select(ObjectRecord).where(ObjectRecord.bucket_id == bucket_id, ObjectRecord.key == key).with_for_update()
+        ).first()
+        if rec is None:
+            return False
+        blobs = list(s.scalars(select(ObjectPart.blob_id).where(ObjectPart.object_id == rec.id)))
+        s.execute(delete(ObjectPart).where(ObjectPart.object_id == rec.id))
+        s.execute(delete(ObjectRecord).where(ObjectRecord.id == rec.id))
+        self._garbage(s, blobs, region)
+        return True
+
+    def put_object(self, record: ObjectRecord, parts: list[ObjectPart], region: str) -> None:
+        """Publish an object version, replacing the current one, in one transaction."""
+        with self.session() as s:
+            self._drop_object(s, record.bucket_id, record.key, region)
+            s.flush()
+            s.add(record)
+            s.flush()
+            for part in parts:
+                part.object_id = record.id
+                s.add(part)
+
+    def delete_object(self, bucket_id: str, key: str, region: str) -> bool:
+        with self.session() as s:
+            return self._drop_object(s, bucket_id, key, region)
+
+    def list_objects(self, bucket_id: str, prefix: str, after: str | None, limit: int) -> list[ObjectRecord]:
+        """Objects whose key starts with prefix and sorts after `after`, in UTF-8 byte order."""
+        with self.session() as s:
+            q = select(ObjectRecord).where(ObjectRecord.bucket_id == bucket_id)
+            if prefix:
+                q = q.where(ObjectRecord.key >= prefix)
+                upper = _prefix_upper_bound(prefix)
+                if upper is not None:
+                    q = q.where(ObjectRecord.key < upper)
+            if after is not None:
+                q = q.where(ObjectRecord.key > after)
+            return list(s.scalars(q.order_by(ObjectRecord.key).limit(limit)))
+
+    def get_parts(self, object_id: int) -> list[ObjectPart]:
+        with self.session() as s:
+            return list(
+                s.scalars(select(ObjectPart).where(ObjectPart.object_id == object_id).order_by(ObjectPart.part_number))
+            )
+
+    # --- multipart uploads ----------------------------------------------
+    def create_upload(self, upload: MultipartUpload) -> None:
+        with self.session() as s:
+            s.add(upload)
+
+    def get_upload(self, bucket_id: str, upload_id: str) -> MultipartUpload | None:
+        with self.session() as s:
+            up = s.get(MultipartUpload, upload_id)
+            if up is None or up.bucket_id != bucket_id:
+                return None
+            return up
+
+    def put_upload_part(self, part: UploadPart, region: str) -> None:
+        with self.session() as s:
+            if s.get(MultipartUpload, part.upload_id) is None:
+                raise errors.NoSuchUpload(UploadId=part.upload_id)
+            old = s.get(UploadPart, (part.upload_id, part.part_number))
+            if old is not None:
+                self._garbage(s, [old.blob_id], region)
+                s.delete(old)
+                s.flush()
+            s.add(part)
+
+    def list_upload_parts(self, upload_id: str, after_part: int = 0, limit: int = 10000) -> list[UploadPart]:
+        with self.session() as s:
+            return list(
+                s.scalars(
+                    select(UploadPart)
+                    .where(UploadPart.upload_id == upload_id, UploadPart.part_number > after_part)
+                    .order_by(UploadPart.part_number)
+                    .limit(limit)
+                )
+            )
+
+    def _drop_upload(self, s: Session, upload_id: str, region: str, keep: Sequence[str] = ()) -> None:
+        blobs = [
+            b for b in s.scalars(select(UploadPart.blob_id).where(UploadPart.upload_id == upload_id)) if b not in keep
+        ]
+        s.execute(delete(UploadPart).where(UploadPart.upload_id == upload_id))
+        s.execute(delete(MultipartUpload).where(MultipartUpload.upload_id == upload_id))
+        self._garbage(s, blobs, region)
+
+    def abort_upload(self, upload_id: str, region: str) -> bool:
+        with self.session() as s:
+            if s.get(MultipartUpload, upload_id) is None:
+                return False
+            self._drop_upload(s, upload_id, region)
+            return True
+
+    def complete_upload(self, upload_id: str, record: ObjectRecord, parts: list[ObjectPart], region: str) -> None:
+        """Atomically: publish the object from the chosen parts, drop the upload and unused part blobs."""
+        with self.session() as s:
+            if s.get(MultipartUpload, upload_id, with_for_update=True) is None:
+                raise errors.NoSuchUpload(UploadId=upload_id)
+            self._drop_upload(s, upload_id, region, keep=[p.blob_id for p in parts])
+            self._drop_object(s, record.bucket_id, record.key, region)
+            s.flush()
+            s.add(record)
+            s.flush()
+            for part in parts:
+                part.object_id = record.id
+                s.add(part)
+
+    def list_uploads(
+        self, bucket_id: str, prefix: str, key_marker: str | None, upload_id_marker: str | None, limit: int
+    ) -> list[MultipartUpload]:
+        with self.session() as s:
+            q = select(MultipartUpload).where(MultipartUpload.bucket_id == bucket_id)
+            if prefix:
+                q = q.where(MultipartUpload.key >= prefix)
+                upper = _prefix_upper_bound(prefix)
+                if upper is not None:
+                    q = q.where(MultipartUpload.key < upper)
+            if key_marker is not None:
+                if upload_id_marker:
+                    q = q.where(
+                        (MultipartUpload.key > key_marker)
+                        | ((MultipartUpload.key == key_marker) & (MultipartUpload.upload_id > upload_id_marker))
+                    )
+                else:
+                    q = q.where(MultipartUpload.key > key_marker)
+            q = q.order_by(MultipartUpload.key, MultipartUpload.initiated, MultipartUpload.upload_id).limit(limit)
+            return list(s.scalars(q))
+
+    # --- garbage ---------------------------------------------------------
+    def take_garbage(self, limit: int = 1000) -> list[BlobGarbage]:
+        with self.session() as s:
+            return list(s.scalars(select(BlobGarbage).order_by(BlobGarbage.enqueued_at).limit(limit)))
+
+    def forget_garbage(self, blob_ids: Sequence[str]) -> None:
+        if not blob_ids:
+            return
+        with self.session() as s:
+            s.execute(delete(BlobGarbage).where(BlobGarbage.blob_id.in_(list(blob_ids))))
+
+    def blob_referenced(self, blob_id: str) -> bool:
+        with self.session() as s:
+            if s.scalar(select(ObjectPart.object_id).where(ObjectPart.blob_id == blob_id).limit(1)) is not None:
+                return True
+            if s.scalar(select(UploadPart.upload_id).where(UploadPart.blob_id == blob_id).limit(1)) is not None:
+                return True
+            return s.get(BlobGarbage, blob_id) is not None
+
+
+def _prefix_upper_bound(prefix: str) -> str | None:
+    """Smallest string greater than every string starting with prefix (code-point order = UTF-8 order)."""
+    chars = list(prefix)
+    while chars:
+        last = ord(chars[-1])
+        if last < 0x10FFFF:
+            nxt = last + 1
+            if 0xD800 <= nxt <= 0xDFFF:
+                nxt = 0xE000
+            chars[-1] = chr(nxt)
+            return "".join(chars)
+        chars.pop()
+    return None

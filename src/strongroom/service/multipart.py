@@ -1,0 +1,308 @@
+"""Multipart upload use cases. Each part is sealed as its own blob with its own DEKs; completing
+an upload publishes the chosen parts as one object in a single transaction (no data is rewritten)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import anyio
+
+from strongroom.core import errors
+from strongroom.core.checksums import combine_composite
+from strongroom.core.types import (
+    SSE_C,
+    ChecksumRequest,
+    Conditions,
+    CustomerKey,
+    ObjectHeaders,
+    Principal,
+    SSERequest,
+)
+from strongroom.metadata.models import Bucket, MultipartUpload, ObjectPart, ObjectRecord, UploadPart
+from strongroom.policy.names import validate_key
+from strongroom.service.objects import (
+    ObjectService,
+    PutResult,
+    WriteKey,
+    apply_headers,
+    multipart_etag,
+    now,
+    verify_digests,
+)
+from strongroom.service.sealing import LayerOneKey, copy_part_columns, fill_part_columns, seal_part
+
+MIN_PART_SIZE = 5 * 1024 * 1024
+MAX_PART_SIZE = 5 * 1024**3
+MAX_PART_NUMBER = 10000
+
+
+@dataclass
+class PartResult:
+    etag: str
+    checksum: str | None
+    last_modified: object
+
+
+@dataclass
+class CompletedPartSpec:
+    part_number: int
+    etag: str
+    checksums: dict[str, str]
+
+
+class MultipartService:
+    def __init__(self, objects: ObjectService) -> None:
+        self.objects = objects
+        self.rt = objects.rt
+        self.buckets = objects.buckets
+
+    async def create(
+        self,
+        principal: Principal,
+        bucket_name: str,
+        key: str,
+        headers: ObjectHeaders,
+        sse: SSERequest,
+        checksum_algorithm: str | None,
+        checksum_type: str | None,
+    ) -> tuple[MultipartUpload, WriteKey]:
+        validate_key(key)
+        bucket = await self.buckets.get(principal, bucket_name)
+        wk = await anyio.to_thread.run_sync(self.objects.resolve_write_key, principal, bucket, sse)
+        upload = MultipartUpload(
+            upload_id=uuid.uuid4().hex + uuid.uuid4().hex[:16],
+            bucket_id=bucket.id,
+            key=key,
+            version_id=uuid.uuid4().hex,
+            initiated=now(),
+        )
+        apply_headers(upload, headers, wk)
+        upload.checksum_algorithm = checksum_algorithm
+        upload.checksum_type = (checksum_type or "COMPOSITE") if checksum_algorithm else None
+        await anyio.to_thread.run_sync(self.rt.repo.create_upload, upload)
+        return upload, wk
+
+    async def get_upload(
+        self, principal: Principal, bucket_name: str, key: str, upload_id: str
+    ) -> tuple[Bucket, MultipartUpload]:
+        bucket = await self.buckets.get(principal, bucket_name)
+        upload = await anyio.to_thread.run_sync(self.rt.repo.get_upload, bucket.id, upload_id)
+        if upload is None or upload.key != key:
+            raise errors.NoSuchUpload(UploadId=upload_id)
+        return bucket, upload
+
+    def _write_key(self, bucket: Bucket, upload: MultipartUpload, ck: CustomerKey | None) -> LayerOneKey:
+        """The layer-1 key for a new part: the upload's key (SSE-C parts must bring the same key)."""
+        if upload.sse_mode == SSE_C:
+            return self.objects.read_key(upload, "sse-c", 0, ck)
+        if ck is not None:
+            raise errors.InvalidRequest("The encryption parameters are not applicable to this upload.")
+        key_id = upload.kms_key_id or bucket.bucket_key_id
+        version, kek = self.rt.keys.encryption_key(key_id, bucket.tenant_id, bucket.region)
+        return LayerOneKey(key_id, version, kek)
+
+    async def upload_part(
+        self,
+        principal: Principal,
+        bucket_name: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        body: AsyncIterator[bytes],
+        content_md5: str | None,
+        checksum: ChecksumRequest,
+        customer_key: CustomerKey | None,
+    ) -> tuple[MultipartUpload, PartResult]:
+        if not 1 <= part_number <= MAX_PART_NUMBER:
+            raise errors.InvalidArgument("Part number must be an integer between 1 and 10000, inclusive")
+        bucket, upload = await self.get_upload(principal, bucket_name, key, upload_id)
+        l1 = await anyio.to_thread.run_sync(self._write_key, bucket, upload, customer_key)
+        algorithm = checksum.algorithm or upload.checksum_algorithm
+        if checksum.algorithm and upload.checksum_algorithm and checksum.algorithm != upload.checksum_algorithm:
+            raise errors.InvalidRequest(
+                f"Checksum Type mismatch occurred, expected checksum Type: {upload.checksum_algorithm.lower()}, "
+                f"actual checksum Type: {checksum.algorithm.lower()}"
+            )
+        sealed = await seal_part(
+            self.rt,
+            region=bucket.region,
+            bucket_id=bucket.id,
+            key=key,
+            version_id=upload.version_id,
+            part_number=part_number,
+            l1=l1,
+            body=body,
+            checksum_algorithm=algorithm,
+            max_size=MAX_PART_SIZE,
+            verify=lambda s: verify_digests(s, content_md5, ChecksumRequest(algorithm, checksum.value)),
+        )
+        ts = now()
+        row = UploadPart(upload_id=upload_id, part_number=part_number, last_modified=ts)
+        fill_part_columns(row, sealed)
+        try:
+            await anyio.to_thread.run_sync(self.rt.repo.put_upload_part, row, bucket.region)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self.rt.store(bucket.region).delete, sealed.blob_id)
+            raise
+        await self.objects.collect_garbage()
+        return upload, PartResult(sealed.etag, sealed.checksum, ts)
+
+    async def upload_part_copy(
+        self,
+        principal: Principal,
+        bucket_name: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        src_bucket: str,
+        src_key: str,
+        source_range: str | None,
+        source_conditions: Conditions,
+        source_customer_key: CustomerKey | None,
+        customer_key: CustomerKey | None,
+    ) -> tuple[MultipartUpload, PartResult]:
+        if not 1 <= part_number <= MAX_PART_NUMBER:
+            raise errors.InvalidArgument("Part number must be an integer between 1 and 10000, inclusive")
+        await self.get_upload(principal, bucket_name, key, upload_id)
+        view = await self.objects.read_for_copy(
+            principal,
+            src_bucket,
+            src_key,
+            range_header=source_range,
+            conditions=source_conditions,
+            customer_key=source_customer_key,
+        )
+
+        async def body() -> AsyncIterator[bytes]:
+            if view.body is not None:
+                async for chunk in view.body:
+                    yield chunk
+
+        return await self.upload_part(
+            principal, bucket_name, key, upload_id, part_number, body(), None, ChecksumRequest(), customer_key
+        )
+
+    async def list_parts(
+        self, principal: Principal, bucket_name: str, key: str, upload_id: str, marker: int, max_parts: int
+    ) -> tuple[MultipartUpload, list[UploadPart], bool]:
+        _bucket, upload = await self.get_upload(principal, bucket_name, key, upload_id)
+        parts = await anyio.to_thread.run_sync(self.rt.repo.list_upload_parts, upload_id, marker, max_parts + 1)
+        return upload, parts[:max_parts], len(parts) > max_parts
+
+    async def abort(self, principal: Principal, bucket_name: str, key: str, upload_id: str) -> None:
+        bucket, _upload = await self.get_upload(principal, bucket_name, key, upload_id)
+        await anyio.to_thread.run_sync(self.rt.repo.abort_upload, upload_id, bucket.region)
+        await self.objects.collect_garbage()
+
+    async def complete(
+        self,
+        principal: Principal,
+        bucket_name: str,
+        key: str,
+        upload_id: str,
+        specs: list[CompletedPartSpec],
+        customer_key: CustomerKey | None,
+        checksum: ChecksumRequest,
+    ) -> tuple[Bucket, MultipartUpload, PutResult]:
+        bucket, upload = await self.get_upload(principal, bucket_name, key, upload_id)
+        if upload.sse_mode == SSE_C:
+            await anyio.to_thread.run_sync(self.objects.read_key, upload, "sse-c", 0, customer_key)
+        if not specs:
+            raise errors.InvalidRequest("You must specify at least one part")
+        stored = {p.part_number: p for p in await anyio.to_thread.run_sync(self.rt.repo.list_upload_parts, upload_id)}
+        last = 0
+        chosen: list[UploadPart] = []
+        for spec in specs:
+            if spec.part_number <= last:
+                raise errors.InvalidPartOrder()
+            last = spec.part_number
+            part = stored.get(spec.part_number)
+            if part is None or spec.etag.strip().strip('"') != part.etag:
+                raise errors.InvalidPart()
+            if upload.checksum_algorithm:
+                want = spec.checksums.get(upload.checksum_algorithm)
+                if want is not None and want != part.checksum_value:
+                    raise errors.InvalidPart()
+            chosen.append(part)
+        for part in chosen[:-1]:
+            if part.size < MIN_PART_SIZE:
+                raise errors.EntityTooSmall(
+                    ProposedSize=str(part.size),
+                    MinSizeAllowed=str(MIN_PART_SIZE),
+                    PartNumber=str(part.part_number),
+                    ETag=part.etag,
+                )
+        etag = multipart_etag([p.etag for p in chosen])
+        ts = now()
+        record = ObjectRecord(bucket_id=bucket.id, key=key, version_id=upload.version_id, last_modified=ts)
+        for name in (
+            "content_type",
+            "content_encoding",
+            "content_disposition",
+            "content_language",
+            "cache_control",
+            "expires",
+            "user_metadata",
+            "storage_class",
+            "sse_mode",
+            "kms_key_id",
+            "kms_context",
+            "bucket_key_enabled",
+            "ssec_salt",
+            "ssec_verifier",
+            "checksum_algorithm",
+            "checksum_type",
+        ):
+            setattr(record, name, getattr(upload, name))
+        record.size = sum(p.size for p in chosen)
+        record.etag = etag
+        record.parts_count = len(chosen)
+        record.checksum_value = None
+        if upload.checksum_algorithm and all(p.checksum_value for p in chosen):
+            record.checksum_value = combine_composite(
+                upload.checksum_algorithm, [p.checksum_value or "" for p in chosen]
+            )
+        if record.size > self.rt.settings.max_object_size:
+            raise errors.EntityTooLarge()
+        offset = 0
+        rows: list[ObjectPart] = []
+        for p in chosen:
+            row = ObjectPart(part_number=p.part_number, offset=offset)
+            copy_part_columns(row, p)
+            rows.append(row)
+            offset += p.size
+        await anyio.to_thread.run_sync(self.rt.repo.complete_upload, upload_id, record, rows, bucket.region)
+        await self.objects.collect_garbage()
+        return (
+            bucket,
+            upload,
+            PutResult(
+                etag=etag,
+                version_id=upload.version_id,
+                mode=upload.sse_mode,
+                kms_key_id=upload.kms_key_id,
+                checksum_algorithm=upload.checksum_algorithm,
+                checksum=record.checksum_value,
+                bucket_key_enabled=upload.bucket_key_enabled,
+                last_modified=ts,
+                size=record.size,
+            ),
+        )
+
+    async def list_uploads(
+        self,
+        principal: Principal,
+        bucket_name: str,
+        prefix: str,
+        key_marker: str | None,
+        upload_id_marker: str | None,
+        max_uploads: int,
+    ) -> tuple[Bucket, list[MultipartUpload], bool]:
+        bucket = await self.buckets.get(principal, bucket_name)
+        ups = await anyio.to_thread.run_sync(
+            self.rt.repo.list_uploads, bucket.id, prefix, key_marker, upload_id_marker, max_uploads + 1
+        )
+        return bucket, ups[:max_uploads], len(ups) > max_uploads

@@ -1,0 +1,613 @@
+"""Object use cases. A PUT reads as a straight line:
+
+authorize (bucket owned by the caller) -> choose the layer-1 key (SSE mode) -> seal both
+layers while streaming into a temp blob, fsync, atomic publish (sealing.seal_part) ->
+verify digests -> one metadata transaction replaces the current version -> old blobs go.
+A GET is the same line backwards, reading only the segments the range needs.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import anyio
+
+from strongroom.core import errors
+from strongroom.core.types import (
+    SSE_C,
+    SSE_KMS,
+    SSE_S3,
+    ChecksumRequest,
+    Conditions,
+    CustomerKey,
+    ObjectHeaders,
+    Principal,
+    SSERequest,
+)
+from strongroom.crypto import customer_kek, customer_verifier, random_bytes, verify_customer_key
+from strongroom.metadata.models import Bucket, ObjectHeaderColumns, ObjectPart, ObjectRecord
+from strongroom.metadata.repository import StoredObject
+from strongroom.policy.names import validate_key
+from strongroom.service.buckets import BucketService, normalize_kms_key_id
+from strongroom.service.runtime import Runtime
+from strongroom.service.sealing import (
+    SSE_C_KEY_ID,
+    LayerOneKey,
+    OpenPart,
+    SealedPart,
+    fill_part_columns,
+    open_part,
+    seal_part,
+    stream_range,
+)
+
+MAX_SINGLE_PUT = 5 * 1024**3
+
+
+def now() -> dt.datetime:
+    """Current UTC time at millisecond precision (what S3 listings show)."""
+    t = dt.datetime.now(dt.UTC)
+    return t.replace(microsecond=(t.microsecond // 1000) * 1000)
+
+
+@dataclass
+class WriteKey:
+    """The resolved service-layer encryption of a write."""
+
+    mode: str
+    l1: LayerOneKey
+    kms_key_id: str | None = None
+    kms_context: str | None = None
+    bucket_key_enabled: bool = False
+    ssec_salt: bytes | None = None
+    ssec_verifier: bytes | None = None
+
+
+@dataclass
+class PutResult:
+    etag: str
+    version_id: str
+    mode: str
+    kms_key_id: str | None
+    checksum_algorithm: str | None
+    checksum: str | None
+    bucket_key_enabled: bool
+    last_modified: dt.datetime
+    size: int
+
+
+@dataclass
+class ObjectView:
+    """What a GET/HEAD needs to answer: the record, its parts, the byte range and a body."""
+
+    bucket: Bucket
+    record: ObjectRecord
+    parts: list[ObjectPart]
+    start: int
+    end: int  # inclusive; -1 for an empty body
+    partial: bool
+    body: AsyncIterator[bytes] | None
+
+
+def quote_etag(etag: str) -> str:
+    return f'"{etag}"'
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    for candidate in header.split(","):
+        c = candidate.strip()
+        if c.startswith("W/"):
+            c = c[2:]
+        if c == "*" or c.strip('"') == etag:
+            return True
+    return False
+
+
+def check_conditions(cond: Conditions, etag: str, last_modified: dt.datetime, for_read: bool = True) -> None:
+    """Evaluate HTTP preconditions the way S3 does (RFC 7232 ordering)."""
+    lm = last_modified.replace(microsecond=0)
+    if cond.if_match is not None:
+        if not _etag_matches(cond.if_match, etag):
+            raise errors.PreconditionFailed(Condition="If-Match")
+    elif cond.if_unmodified_since is not None and lm > cond.if_unmodified_since:
+        raise errors.PreconditionFailed(Condition="If-Unmodified-Since")
+    if cond.if_none_match is not None:
+        if _etag_matches(cond.if_none_match, etag):
+            if for_read:
+                raise errors.NotModified()
+            raise errors.PreconditionFailed(Condition="If-None-Match")
+    elif cond.if_modified_since is not None and lm <= cond.if_modified_since:
+        if for_read:
+            raise errors.NotModified()
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """A single 'bytes=' range -> (start, end) inclusive; None means the whole object.
+
+    Unparseable or multi-range headers are ignored, as S3 does; unsatisfiable ones raise InvalidRange.
+    """
+    if not header:
+        return None
+    header = header.strip()
+    if not header.startswith("bytes=") or "," in header:
+        return None
+    spec = header[6:].strip()
+    first, sep, last = spec.partition("-")
+    if not sep:
+        return None
+    try:
+        if first == "":
+            n = int(last)
+            if n <= 0 or last.strip() != last:
+                raise errors.InvalidRange(ActualObjectSize=str(size), RangeRequested=header)
+            if size == 0:
+                raise errors.InvalidRange(ActualObjectSize=str(size), RangeRequested=header)
+            return max(0, size - n), size - 1
+        start = int(first)
+        end = int(last) if last else size - 1
+    except ValueError:
+        return None
+    if start < 0 or (last and end < start):
+        return None
+    if start >= size:
+        raise errors.InvalidRange(ActualObjectSize=str(size), RangeRequested=header)
+    return start, min(end, size - 1)
+
+
+class ObjectService:
+    def __init__(self, rt: Runtime, buckets: BucketService) -> None:
+        self.rt = rt
+        self.buckets = buckets
+
+    # --- encryption resolution --------------------------------------------
+    def resolve_write_key(self, principal: Principal, bucket: Bucket, sse: SSERequest) -> WriteKey:
+        """Pick the layer-1 KEK for a new write (blocking: call in a thread)."""
+        if sse.customer_key is not None:
+            if sse.algorithm is not None:
+                raise errors.InvalidArgument(
+                    "Server Side Encryption with Customer provided key is incompatible with the encryption method "
+                    "specified"
+                )
+            salt = random_bytes(32)
+            kek = customer_kek(sse.customer_key.material, salt)
+            return WriteKey(
+                SSE_C,
+                LayerOneKey(SSE_C_KEY_ID, 0, kek, customer=True),
+                ssec_salt=salt,
+                ssec_verifier=customer_verifier(sse.customer_key.material, salt),
+            )
+        algorithm = sse.algorithm or bucket.sse_algorithm
+        if algorithm == "AES256":
+            version, kek = self.rt.keys.encryption_key(bucket.bucket_key_id, bucket.tenant_id, bucket.region)
+            return WriteKey(SSE_S3, LayerOneKey(bucket.bucket_key_id, version, kek))
+        if algorithm in ("aws:kms", "aws:kms:dsse"):
+            key_id = sse.kms_key_id if sse.algorithm else bucket.kms_key_id
+            key_id = normalize_kms_key_id(key_id) if key_id else bucket.bucket_key_id
+            version, kek = self.rt.keys.encryption_key(key_id, principal.tenant_id, bucket.region)
+            if sse.kms_context is not None:
+                _validate_context(sse.kms_context)
+            bke = sse.bucket_key_enabled if sse.bucket_key_enabled is not None else bucket.bucket_key_enabled
+            return WriteKey(
+                SSE_KMS,
+                LayerOneKey(key_id, version, kek),
+                kms_key_id=key_id,
+                kms_context=sse.kms_context,
+                bucket_key_enabled=bool(bke),
+            )
+        raise errors.InvalidArgument(f"The encryption method specified is not supported: {algorithm}")
+
+    def read_key(self, cols: ObjectHeaderColumns, kek_id: str, kek_version: int, ck: CustomerKey | None) -> LayerOneKey:
+        """The layer-1 KEK to open a stored part (blocking)."""
+        if cols.sse_mode == SSE_C:
+            if ck is None:
+                raise errors.CustomerKeyRequired(
+                    "The object was stored using a form of Server Side Encryption. The correct parameters must be "
+                    "provided to retrieve the object."
+                )
+            assert cols.ssec_salt is not None and cols.ssec_verifier is not None
+            if not verify_customer_key(ck.material, cols.ssec_salt, cols.ssec_verifier):
+                raise errors.CustomerKeyMismatch()
+            return LayerOneKey(SSE_C_KEY_ID, 0, customer_kek(ck.material, cols.ssec_salt), customer=True)
+        if ck is not None:
+            raise errors.InvalidRequest("The encryption parameters are not applicable to this object.")
+        return LayerOneKey(kek_id, kek_version, self.rt.keys.decryption_key(kek_id, kek_version))
+
+    # --- PUT --------------------------------------------------------------
+    async def put(
+        self,
+        principal: Principal,
+        bucket_name: str,
+        key: str,
+        body: AsyncIterator[bytes],
+        headers: ObjectHeaders,
+        sse: SSERequest,
+        checksum: ChecksumRequest,
+        content_md5: str | None,
+        conditions: Conditions | None = None,
+    ) -> PutResult:
+        validate_key(key)
+        bucket = await self.buckets.get(principal, bucket_name)
+        wk = await anyio.to_thread.run_sync(self.resolve_write_key, principal, bucket, sse)
+        if conditions is not None:
+            await self._check_write_conditions(bucket, key, conditions)
+        version_id = uuid.uuid4().hex
+        sealed = await seal_part(
+            self.rt,
+            region=bucket.region,
+            bucket_id=bucket.id,
+            key=key,
+            version_id=version_id,
+            part_number=1,
+            l1=wk.l1,
+            body=body,
+            checksum_algorithm=checksum.algorithm,
+            max_size=MAX_SINGLE_PUT,
+            verify=lambda s: verify_digests(s, content_md5, checksum),
+        )
+        ts = now()
+        record = new_record(bucket, key, version_id, headers, wk, ts)
+        record.size = sealed.size
+        record.etag = sealed.etag
+        record.parts_count = None
+        record.checksum_algorithm = checksum.algorithm
+        record.checksum_type = "FULL_OBJECT" if checksum.algorithm else None
+        record.checksum_value = sealed.checksum
+        part = ObjectPart(part_number=1, offset=0, last_modified=ts)
+        fill_part_columns(part, sealed)
+        await self._publish(bucket, record, [part])
+        return PutResult(
+            etag=sealed.etag,
+            version_id=version_id,
+            mode=wk.mode,
+            kms_key_id=wk.kms_key_id,
+            checksum_algorithm=checksum.algorithm,
+            checksum=sealed.checksum,
+            bucket_key_enabled=wk.bucket_key_enabled,
+            last_modified=ts,
+            size=sealed.size,
+        )
+
+    async def _check_write_conditions(self, bucket: Bucket, key: str, cond: Conditions) -> None:
+        existing = await anyio.to_thread.run_sync(self.rt.repo.get_object, bucket.id, key)
+        if cond.if_none_match is not None:
+            if existing is not None and cond.if_none_match.strip() == "*":
+                raise errors.PreconditionFailed(Condition="If-None-Match")
+        if cond.if_match is not None:
+            if existing is None:
+                raise errors.NoSuchKey(Key=key)
+            if not _etag_matches(cond.if_match, existing.record.etag):
+                raise errors.PreconditionFailed(Condition="If-Match")
+
+    async def _publish(self, bucket: Bucket, record: ObjectRecord, parts: list[ObjectPart]) -> None:
+        try:
+            await anyio.to_thread.run_sync(self.rt.repo.put_object, record, parts, bucket.region)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                for p in parts:
+                    await anyio.to_thread.run_sync(self.rt.store(bucket.region).delete, p.blob_id)
+            raise
+        await self.collect_garbage()
+
+    async def collect_garbage(self) -> None:
+        """Delete blobs that committed transactions dropped (best effort; the sweeper retries)."""
+        await anyio.to_thread.run_sync(collect_garbage, self.rt)
+
+    # --- GET / HEAD ---------------------------------------------------------
+    async def load(self, principal: Principal, bucket_name: str, key: str) -> tuple[Bucket, StoredObject]:
+        bucket = await self.buckets.get(principal, bucket_name)
+        stored = await anyio.to_thread.run_sync(self.rt.repo.get_object, bucket.id, key)
+        if stored is None:
+            raise errors.NoSuchKey("The specified key does not exist.", Key=key)
+        return bucket, stored
+
+    async def get(
+        self,
+        principal: Principal,
+        bucket_name: str,
+        key: str,
+        *,
+        range_header: str | None,
+        part_number: int | None,
+        conditions: Conditions,
+        customer_key: CustomerKey | None,
+        head: bool,
+    ) -> ObjectView:
+        bucket, stored = await self.load(principal, bucket_name, key)
+        rec = stored.record
+        l1_cache: dict[tuple[str, int], LayerOneKey] = {}
+
+        def _keys() -> list[OpenPart]:
+            out = []
+            for p in stored.parts:
+                ident = (p.kek_id, p.kek_version)
+                if ident not in l1_cache:
+                    l1_cache[ident] = self.read_key(rec, p.kek_id, p.kek_version, customer_key)
+                out.append(
+                    open_part(
+                        self.rt,
+                        region=bucket.region,
+                        bucket_id=bucket.id,
+                        key=key,
+                        version_id=rec.version_id,
+                        part_number=p.part_number,
+                        row=p,
+                        offset=p.offset,
+                        l1=l1_cache[ident],
+                    )
+                )
+            return out
+
+        if head:
+            # HEAD still proves the caller holds the key (SSE-C) and that the key is usable
+            if rec.sse_mode == SSE_C or customer_key is not None:
+                await anyio.to_thread.run_sync(
+                    self.read_key, rec, stored.parts[0].kek_id, stored.parts[0].kek_version, customer_key
+                )
+        else:
+            opened = await anyio.to_thread.run_sync(_keys)
+        check_conditions(conditions, rec.etag, rec.last_modified)
+        size = rec.size
+        rng: tuple[int, int] | None
+        if part_number is not None:
+            rng = self._part_range(stored, part_number)
+        else:
+            rng = parse_range(range_header, size)
+        start, end = rng if rng is not None else (0, size - 1)
+        partial = rng is not None
+        body = None
+        if not head and end >= start:
+            body = await _prefetched(stream_range(self.rt, bucket.region, opened, start, end))
+        return ObjectView(bucket, rec, stored.parts, start, end, partial, body)
+
+    def _part_range(self, stored: StoredObject, part_number: int) -> tuple[int, int] | None:
+        if stored.record.parts_count is None:
+            if part_number == 1:
+                return None
+            raise errors.InvalidRange(
+                "The requested partnumber is not satisfiable", PartNumberRequested=str(part_number)
+            )
+        for p in stored.parts:
+            if p.part_number == part_number:
+                return (p.offset, p.offset + p.size - 1)
+        raise errors.InvalidRange("The requested partnumber is not satisfiable", PartNumberRequested=str(part_number))
+
+    async def read_for_copy(
+        self,
+        principal: Principal,
+        bucket_name: str,
+        key: str,
+        *,
+        range_header: str | None,
+        conditions: Conditions,
+        customer_key: CustomerKey | None,
+    ) -> ObjectView:
+        """Open a copy source. Copy preconditions fail with 412, never 304."""
+        try:
+            return (
+                await self.get(
+                    principal,
+                    bucket_name,
+                    key,
+                    range_header=None,
+                    part_number=None,
+                    conditions=conditions,
+                    customer_key=customer_key,
+                    head=False,
+                )
+                if range_header is None
+                else await self._get_copy_range(principal, bucket_name, key, range_header, conditions, customer_key)
+            )
+        except errors.NotModified:
+            raise errors.PreconditionFailed() from None
+
+    async def _get_copy_range(
+        self,
+        principal: Principal,
+        bucket_name: str,
+        key: str,
+        range_header: str,
+        conditions: Conditions,
+        customer_key: CustomerKey | None,
+    ) -> ObjectView:
+        bucket, stored = await self.load(principal, bucket_name, key)
+        size = stored.record.size
+        spec = range_header.strip()
+        try:
+            if not spec.startswith("bytes="):
+                raise ValueError
+            a, b = spec[6:].split("-", 1)
+            start, end = int(a), int(b)
+        except ValueError:
+            raise errors.InvalidArgument(
+                "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are "
+                "the zero-based offsets of the first and last bytes to copy"
+            ) from None
+        if start > end or end >= size:
+            raise errors.InvalidRange(ActualObjectSize=str(size), RangeRequested=range_header)
+        return await self.get(
+            principal,
+            bucket_name,
+            key,
+            range_header=f"bytes={start}-{end}",
+            part_number=None,
+            conditions=conditions,
+            customer_key=customer_key,
+            head=False,
+        )
+
+    # --- DELETE -------------------------------------------------------------
+    async def delete(self, principal: Principal, bucket_name: str, key: str) -> None:
+        bucket = await self.buckets.get(principal, bucket_name)
+        await anyio.to_thread.run_sync(self.rt.repo.delete_object, bucket.id, key, bucket.region)
+        await self.collect_garbage()
+
+    async def delete_many(
+        self, principal: Principal, bucket_name: str, keys: list[str]
+    ) -> tuple[list[str], list[tuple[str, str, str]]]:
+        bucket = await self.buckets.get(principal, bucket_name)
+        deleted: list[str] = []
+        failed: list[tuple[str, str, str]] = []
+        for key in keys:
+            try:
+                validate_key(key)
+                await anyio.to_thread.run_sync(self.rt.repo.delete_object, bucket.id, key, bucket.region)
+                deleted.append(key)
+            except errors.StrongroomError as exc:
+                failed.append((key, type(exc).__name__, exc.message))
+        await self.collect_garbage()
+        return deleted, failed
+
+    # --- COPY ---------------------------------------------------------------
+    async def copy(
+        self,
+        principal: Principal,
+        src_bucket: str,
+        src_key: str,
+        dst_bucket: str,
+        dst_key: str,
+        *,
+        metadata_directive: str,
+        headers: ObjectHeaders,
+        sse: SSERequest,
+        source_customer_key: CustomerKey | None,
+        source_conditions: Conditions,
+        checksum: ChecksumRequest,
+    ) -> PutResult:
+        validate_key(dst_key)
+        view = await self.read_for_copy(
+            principal,
+            src_bucket,
+            src_key,
+            range_header=None,
+            conditions=source_conditions,
+            customer_key=source_customer_key,
+        )
+        src = view.record
+        if metadata_directive not in ("COPY", "REPLACE"):
+            raise errors.InvalidArgument("Unknown metadata directive.")
+        same = view.bucket.name == dst_bucket and src_key == dst_key
+        if (
+            same
+            and metadata_directive == "COPY"
+            and sse.algorithm is None
+            and sse.customer_key is None
+            and headers.storage_class == src.storage_class
+        ):
+            raise errors.InvalidRequest(
+                "This copy request is illegal because it is trying to copy an object to itself without changing the "
+                "object's metadata, storage class, website redirect location or encryption attributes."
+            )
+        if metadata_directive == "COPY":
+            headers = ObjectHeaders(
+                content_type=src.content_type,
+                content_encoding=src.content_encoding,
+                content_disposition=src.content_disposition,
+                content_language=src.content_language,
+                cache_control=src.cache_control,
+                expires=src.expires,
+                user_metadata=json.loads(src.user_metadata),
+                storage_class=headers.storage_class,
+            )
+        algorithm = checksum.algorithm or src.checksum_algorithm
+        body = view.body if view.body is not None else _empty()
+        return await self.put(
+            principal, dst_bucket, dst_key, body, headers, sse, ChecksumRequest(algorithm=algorithm), None
+        )
+
+
+async def _empty() -> AsyncIterator[bytes]:
+    return
+    yield b""  # pragma: no cover
+
+
+async def _prefetched(gen: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Decrypt the first batch before the response starts, so early failures become clean errors."""
+    try:
+        first = await gen.__anext__()
+    except StopAsyncIteration:
+        first = None
+
+    async def chain() -> AsyncIterator[bytes]:
+        if first is not None:
+            yield first
+        async for chunk in gen:
+            yield chunk
+
+    return chain()
+
+
+def _validate_context(ctx_b64: str) -> None:
+    try:
+        ctx = json.loads(base64.b64decode(ctx_b64, validate=True))
+    except (binascii.Error, ValueError):
+        raise errors.InvalidArgument(
+            "The x-amz-server-side-encryption-context header is not valid base64 JSON"
+        ) from None
+    if not isinstance(ctx, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in ctx.items()):
+        raise errors.InvalidArgument("The encryption context must be a JSON object of strings")
+
+
+def verify_digests(sealed: SealedPart, content_md5: str | None, checksum: ChecksumRequest) -> None:
+    if content_md5 is not None:
+        try:
+            want = base64.b64decode(content_md5, validate=True)
+        except binascii.Error:
+            raise errors.InvalidArgument("The Content-MD5 you specified is not valid.") from None
+        if len(want) != 16:
+            raise errors.InvalidArgument("The Content-MD5 you specified is not valid.")
+        if want != sealed.md5:
+            raise errors.BadDigest("The Content-MD5 you specified did not match what we received.")
+    if checksum.value is not None and checksum.value != sealed.checksum:
+        raise errors.BadDigest(f"The {checksum.algorithm} you specified did not match the calculated checksum.")
+
+
+def new_record(
+    bucket: Bucket, key: str, version_id: str, headers: ObjectHeaders, wk: WriteKey, ts: dt.datetime
+) -> ObjectRecord:
+    rec = ObjectRecord(bucket_id=bucket.id, key=key, version_id=version_id, last_modified=ts)
+    apply_headers(rec, headers, wk)
+    return rec
+
+
+def apply_headers(cols: ObjectHeaderColumns, headers: ObjectHeaders, wk: WriteKey) -> None:
+    cols.content_type = headers.content_type
+    cols.content_encoding = headers.content_encoding
+    cols.content_disposition = headers.content_disposition
+    cols.content_language = headers.content_language
+    cols.cache_control = headers.cache_control
+    cols.expires = headers.expires
+    cols.user_metadata = json.dumps(headers.user_metadata, sort_keys=True)
+    cols.storage_class = headers.storage_class
+    cols.sse_mode = wk.mode
+    cols.kms_key_id = wk.kms_key_id
+    cols.kms_context = wk.kms_context
+    cols.bucket_key_enabled = wk.bucket_key_enabled
+    cols.ssec_salt = wk.ssec_salt
+    cols.ssec_verifier = wk.ssec_verifier
+
+
+def collect_garbage(rt: Runtime) -> int:
+    """Delete queued garbage blobs from their backends, then forget them. Blocking."""
+    done: list[str] = []
+    for g in rt.repo.take_garbage(1000):
+        try:
+            rt.store(g.region).delete(g.blob_id)
+            done.append(g.blob_id)
+        except errors.StrongroomError:
+            continue
+    rt.repo.forget_garbage(done)
+    return len(done)
+
+
+def multipart_etag(part_etags: list[str]) -> str:
+    h = hashlib.md5(usedforsecurity=False)
+    for e in part_etags:
+        h.update(bytes.fromhex(e))
+    return f"{h.hexdigest()}-{len(part_etags)}"

@@ -1,0 +1,277 @@
+"""Seal a stream of plaintext into one blob, and open byte ranges of sealed blobs.
+
+This is the only place the service layer touches segments, DEKs and blob writers.
+Work is batched (about 1 MiB) and run in worker threads, so the event loop only moves buffers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import anyio
+
+from strongroom.core import errors
+from strongroom.core.checksums import Checksum
+from strongroom.crypto import (
+    SEGMENT_SIZE,
+    DataKey,
+    PartOpener,
+    PartSealer,
+    hmac_sha256,
+    object_identity,
+    unwrap_dek,
+    wrap_dek,
+)
+from strongroom.keys.keystore import infra_key_id
+from strongroom.metadata.models import SealedPartColumns
+from strongroom.service.runtime import Runtime
+
+BATCH = 1024 * 1024
+SSE_C_KEY_ID = "sse-c"
+
+
+@dataclass(frozen=True)
+class LayerOneKey:
+    """The customer-controlled KEK a part's DEK1 is wrapped under."""
+
+    kek_id: str
+    version: int
+    kek: bytes = field(repr=False)
+    customer: bool = False  # SSE-C: the ETag is keyed so the MD5 of the data is not stored
+
+    def __reduce__(self) -> str:
+        raise TypeError("LayerOneKey cannot be pickled")
+
+
+@dataclass
+class SealedPart:
+    blob_id: str
+    size: int
+    md5: bytes
+    etag: str
+    checksum: str | None
+    inner_header: bytes
+    outer_header: bytes
+    wrapped_dek1: bytes
+    kek_id: str
+    kek_version: int
+    wrapped_dek2: bytes
+    infra_version: int
+
+
+def part_etag(md5: bytes, l1: LayerOneKey) -> str:
+    if l1.customer:
+        return hmac_sha256(l1.kek, b"SRM1 SSE-C etag" + md5)[:16].hex()
+    return md5.hex()
+
+
+class _PartWriter:
+    """Runs in a worker thread: hash, seal and write batches of plaintext."""
+
+    def __init__(self, rt: Runtime, region: str, sealer: PartSealer, checksum: Checksum | None) -> None:
+        self.blob_id = uuid.uuid4().hex
+        self.writer = rt.store(region).writer(self.blob_id)
+        self.sealer = sealer
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.checksum = checksum
+        self.size = 0
+        self.writer.write(sealer.header())
+
+    def feed(self, data: bytes) -> None:
+        self.md5.update(data)
+        if self.checksum is not None:
+            self.checksum.update(data)
+        self.size += len(data)
+        out = self.sealer.update(data)
+        if out:
+            self.writer.write(out)
+
+    def finish(self) -> None:
+        self.writer.write(self.sealer.finish())
+        self.writer.commit()
+
+    def abort(self) -> None:
+        self.writer.abort()
+
+
+async def seal_part(
+    rt: Runtime,
+    *,
+    region: str,
+    bucket_id: str,
+    key: str,
+    version_id: str,
+    part_number: int,
+    l1: LayerOneKey,
+    body: AsyncIterator[bytes],
+    checksum_algorithm: str | None,
+    max_size: int,
+    verify: Callable[[SealedPart], None] | None = None,
+) -> SealedPart:
+    """Stream body into a new sealed blob; returns what the metadata row needs.
+
+    ``verify`` runs after the blob is complete but before this returns; if it raises,
+    the blob is deleted. Any failure leaves no blob behind.
+    """
+    identity = object_identity(uuid.UUID(bucket_id), key, version_id, part_number)
+    dek1, dek2 = DataKey.generate(), DataKey.generate()
+    infra_version, infra_kek = await anyio.to_thread.run_sync(rt.keys.infra_encryption_key, region)
+    wrapped1 = wrap_dek(l1.kek, dek1, layer=1, key_id=l1.kek_id, key_version=l1.version, identity=identity)
+    wrapped2 = wrap_dek(
+        infra_kek, dek2, layer=2, key_id=infra_key_id(region), key_version=infra_version, identity=identity
+    )
+    sealer = PartSealer(dek1, dek2, identity)
+    checksum = Checksum(checksum_algorithm) if checksum_algorithm else None
+    pw = await anyio.to_thread.run_sync(_PartWriter, rt, region, sealer, checksum)
+    pending: list[bytes] = []
+    pending_len = 0
+    total = 0
+    try:
+        async for chunk in body:
+            if not chunk:
+                continue
+            total += len(chunk)
+            if total > max_size:
+                raise errors.EntityTooLarge(
+                    f"Your proposed upload exceeds the maximum allowed size of {max_size} bytes"
+                )
+            pending.append(chunk)
+            pending_len += len(chunk)
+            if pending_len >= BATCH:
+                batch = b"".join(pending)
+                pending, pending_len = [], 0
+                await anyio.to_thread.run_sync(pw.feed, batch)
+        if pending:
+            await anyio.to_thread.run_sync(pw.feed, b"".join(pending))
+        await anyio.to_thread.run_sync(pw.finish)
+        md5 = pw.md5.digest()
+        sealed = SealedPart(
+            blob_id=pw.blob_id,
+            size=pw.size,
+            md5=md5,
+            etag=part_etag(md5, l1),
+            checksum=checksum.b64() if checksum else None,
+            inner_header=sealer.inner_header,
+            outer_header=sealer.outer_header,
+            wrapped_dek1=wrapped1,
+            kek_id=l1.kek_id,
+            kek_version=l1.version,
+            wrapped_dek2=wrapped2,
+            infra_version=infra_version,
+        )
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(pw.abort)
+        raise
+    if verify is not None:
+        try:
+            verify(sealed)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(rt.store(region).delete, sealed.blob_id)
+            raise
+    return sealed
+
+
+def fill_part_columns(row: SealedPartColumns, sealed: SealedPart) -> None:
+    row.size = sealed.size
+    row.etag = sealed.etag
+    row.blob_id = sealed.blob_id
+    row.inner_header = sealed.inner_header
+    row.outer_header = sealed.outer_header
+    row.wrapped_dek1 = sealed.wrapped_dek1
+    row.kek_id = sealed.kek_id
+    row.kek_version = sealed.kek_version
+    row.wrapped_dek2 = sealed.wrapped_dek2
+    row.infra_version = sealed.infra_version
+    row.checksum_value = sealed.checksum
+
+
+def copy_part_columns(dst: SealedPartColumns, src: SealedPartColumns) -> None:
+    for name in (
+        "size",
+        "etag",
+        "blob_id",
+        "inner_header",
+        "outer_header",
+        "wrapped_dek1",
+        "kek_id",
+        "kek_version",
+        "wrapped_dek2",
+        "infra_version",
+        "checksum_value",
+        "last_modified",
+    ):
+        setattr(dst, name, getattr(src, name))
+
+
+@dataclass
+class OpenPart:
+    """A part ready to read: its opener and where its plaintext sits in the object."""
+
+    opener: PartOpener
+    blob_id: str
+    offset: int
+    size: int
+
+
+def open_part(
+    rt: Runtime,
+    *,
+    region: str,
+    bucket_id: str,
+    key: str,
+    version_id: str,
+    part_number: int,
+    row: SealedPartColumns,
+    offset: int,
+    l1: LayerOneKey,
+) -> OpenPart:
+    """Unwrap both DEKs of a stored part (blocking: call in a thread)."""
+    identity = object_identity(uuid.UUID(bucket_id), key, version_id, part_number)
+    dek1 = unwrap_dek(
+        l1.kek, row.wrapped_dek1, layer=1, key_id=row.kek_id, key_version=row.kek_version, identity=identity
+    )
+    infra_kek = rt.keys.infra_decryption_key(region, row.infra_version)
+    dek2 = unwrap_dek(
+        infra_kek,
+        row.wrapped_dek2,
+        layer=2,
+        key_id=infra_key_id(region),
+        key_version=row.infra_version,
+        identity=identity,
+    )
+    opener = PartOpener(dek1, dek2, identity, row.inner_header, row.outer_header, row.size)
+    return OpenPart(opener, row.blob_id, offset, row.size)
+
+
+def read_plain(rt: Runtime, region: str, part: OpenPart, start: int, end: int) -> bytes:
+    """Plaintext bytes [start, end] (inclusive, part-relative). Blocking: call in a thread."""
+    first, _last, blob_off, blob_len = part.opener.span(start, end)
+    sealed = rt.store(region).read(part.blob_id, blob_off, blob_len)
+    if len(sealed) != blob_len:
+        raise errors.DecryptionFailed("blob is shorter than its metadata says")
+    plain = part.opener.open(first, sealed)
+    seg_start = first * part.opener.segment_size
+    return plain[start - seg_start : end - seg_start + 1]
+
+
+async def stream_range(rt: Runtime, region: str, parts: list[OpenPart], start: int, end: int) -> AsyncIterator[bytes]:
+    """Yield object plaintext [start, end] inclusive across parts, about BATCH bytes at a time."""
+    step = max(SEGMENT_SIZE, (BATCH // SEGMENT_SIZE) * SEGMENT_SIZE)
+    for part in parts:
+        p_start, p_end = part.offset, part.offset + part.size - 1
+        if part.size == 0 or p_end < start or p_start > end:
+            continue
+        lo = max(start, p_start) - p_start
+        hi = min(end, p_end) - p_start
+        pos = lo
+        while pos <= hi:
+            # align batch ends to segment boundaries so no segment is decrypted twice
+            stop = min(hi, ((pos // step) + 1) * step - 1)
+            data = await anyio.to_thread.run_sync(read_plain, rt, region, part, pos, stop)
+            yield data
+            pos = stop + 1

@@ -1,0 +1,299 @@
+"""A blob store on a local (POSIX) filesystem.
+
+Layout under ``root`` (0700)::
+
+    root/.tmp/<id>.<random>.tmp     writers in progress (0600, created with O_EXCL)
+    root/<id[0:2]>/<id[2:4]>/<id>   committed blobs (0600) in 0700 fan-out directories
+
+A commit fsyncs the temp file, hard-links it to its final name (``link`` fails
+if the name exists, so a committed blob is never overwritten, even by a racing
+writer in another process), unlinks the temp name and fsyncs every directory
+whose entries changed. A crash at any point leaves either no blob or the whole
+blob, plus at most a temp file for :meth:`FilesystemBlobStore.sweep_temp`.
+Fan-out directories are never removed, so a commit never races a cleanup.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO, NoReturn
+
+from strongroom.core.errors import BlobNotFound, StorageError
+from strongroom.storage.base import validate_blob_id
+
+__all__ = ["FilesystemBlobStore"]
+
+_TMP_DIR = ".tmp"
+_TMP_SUFFIX = ".tmp"
+# Small writes are coalesced up to this size; writes at least this big go straight to the kernel.
+_WRITE_BUFFER = 256 * 1024
+_FANOUT_CHARS = frozenset("0123456789abcdef-")
+
+
+def _fail(exc: OSError) -> NoReturn:
+    raise StorageError(f"filesystem blob store: {exc.strerror or type(exc).__name__}") from exc
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _is_fanout_name(name: str) -> bool:
+    return len(name) == 2 and all(c in _FANOUT_CHARS for c in name)
+
+
+class _FilesystemBlobWriter:
+    """Writes one blob to a private temp file and publishes it on :meth:`commit`."""
+
+    def __init__(self, store: FilesystemBlobStore, blob_id: str) -> None:
+        self._store = store
+        self._final = store._path(blob_id)
+        self._tmp = store._tmp_dir / f"{blob_id}.{secrets.token_hex(8)}{_TMP_SUFFIX}"
+        self._state = "open"
+        try:
+            fd = os.open(
+                self._tmp,
+                os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW,
+                0o600,
+            )
+        except OSError as exc:
+            _fail(exc)
+        self._file: BinaryIO = open(fd, "wb", buffering=_WRITE_BUFFER)
+
+    def __repr__(self) -> str:
+        return f"<FilesystemBlobWriter {self._final.name} {self._state}>"
+
+    def _require_open(self) -> None:
+        if self._state != "open":
+            raise StorageError(f"blob writer is already {self._state}")
+
+    def write(self, data: bytes | memoryview) -> None:
+        self._require_open()
+        try:
+            self._file.write(data)
+        except OSError as exc:
+            _fail(exc)
+
+    def commit(self) -> None:
+        self._require_open()
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            created = self._store._make_fanout(self._final.parent)
+            try:
+                os.link(self._tmp, self._final, follow_symlinks=False)
+            except FileExistsError:
+                raise StorageError("blob already exists") from None
+        except BaseException as exc:
+            try:
+                self.abort()
+            except StorageError:
+                pass  # report the original failure, not the cleanup's
+            if isinstance(exc, OSError):
+                _fail(exc)
+            raise
+        # Published: from here on the blob is visible and must never be removed by abort().
+        self._state = "committed"
+        try:
+            os.unlink(self._tmp)
+            _fsync_dir(self._final.parent)
+            for directory in reversed(created):
+                _fsync_dir(directory.parent)
+        except OSError as exc:
+            _fail(exc)
+
+    def abort(self) -> None:
+        if self._state != "open":
+            return
+        self._state = "aborted"
+        try:
+            self._file.close()
+        except OSError:
+            pass  # the data is being discarded anyway
+        try:
+            os.unlink(self._tmp)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            _fail(exc)
+
+    def __enter__(self) -> _FilesystemBlobWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.abort()
+
+
+class FilesystemBlobStore:
+    """A :class:`~strongroom.storage.base.BlobStore` in a local directory.
+
+    Holds no mutable state beyond the directory itself, so any number of
+    threads and processes may share one root.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self._root = Path(os.path.abspath(root))
+        self._tmp_dir = self._root / _TMP_DIR
+        try:
+            # umask can only narrow these modes, never widen them.
+            self._root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._tmp_dir.mkdir(mode=0o700, exist_ok=True)
+        except OSError as exc:
+            _fail(exc)
+
+    def __repr__(self) -> str:
+        return f"FilesystemBlobStore({str(self._root)!r})"
+
+    @property
+    def root(self) -> Path:
+        return self._root
+
+    def _path(self, blob_id: str) -> Path:
+        validate_blob_id(blob_id)
+        return self._root / blob_id[0:2] / blob_id[2:4] / blob_id
+
+    def _make_fanout(self, directory: Path) -> list[Path]:
+        """Create the fan-out directories down to ``directory``; return those this call created."""
+        created = []
+        for path in (directory.parent, directory):
+            try:
+                path.mkdir(mode=0o700)
+            except FileExistsError:
+                continue
+            created.append(path)
+        return created
+
+    def writer(self, blob_id: str) -> _FilesystemBlobWriter:
+        if os.path.lexists(self._path(blob_id)):
+            raise StorageError("blob already exists")
+        return _FilesystemBlobWriter(self, blob_id)
+
+    def read(self, blob_id: str, offset: int, length: int) -> bytes:
+        path = self._path(blob_id)
+        if offset < 0 or length < 0:
+            raise StorageError("offset and length must not be negative")
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            raise BlobNotFound() from None
+        except OSError as exc:
+            _fail(exc)
+        try:
+            remaining = max(0, min(length, os.fstat(fd).st_size - offset))
+            pieces = []
+            while remaining:
+                piece = os.pread(fd, remaining, offset)
+                if not piece:
+                    break
+                pieces.append(piece)
+                offset += len(piece)
+                remaining -= len(piece)
+            return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        except OSError as exc:
+            _fail(exc)
+        finally:
+            os.close(fd)
+
+    def _stat(self, blob_id: str) -> os.stat_result | None:
+        try:
+            st = os.stat(self._path(blob_id), follow_symlinks=False)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            _fail(exc)
+        return st if stat.S_ISREG(st.st_mode) else None
+
+    def size(self, blob_id: str) -> int:
+        st = self._stat(blob_id)
+        if st is None:
+            raise BlobNotFound()
+        return st.st_size
+
+    def exists(self, blob_id: str) -> bool:
+        return self._stat(blob_id) is not None
+
+    def delete(self, blob_id: str) -> None:
+        path = self._path(blob_id)
+        try:
+            os.unlink(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        except OSError as exc:
+            _fail(exc)
+        try:
+            _fsync_dir(path.parent)
+        except OSError as exc:
+            _fail(exc)
+
+    def list_blobs(self) -> Iterator[tuple[str, float]]:
+        try:
+            yield from self._walk()
+        except OSError as exc:
+            _fail(exc)
+
+    def _walk(self) -> Iterator[tuple[str, float]]:
+        with os.scandir(self._root) as level1:
+            for d1 in level1:
+                if not (_is_fanout_name(d1.name) and d1.is_dir(follow_symlinks=False)):
+                    continue
+                with os.scandir(d1.path) as level2:
+                    for d2 in level2:
+                        if not (_is_fanout_name(d2.name) and d2.is_dir(follow_symlinks=False)):
+                            continue
+                        yield from self._walk_leaf(d1.name + d2.name, d2.path)
+
+    @staticmethod
+    def _walk_leaf(prefix: str, directory: str) -> Iterator[tuple[str, float]]:
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                name = entry.name
+                if not name.startswith(prefix):
+                    continue
+                try:
+                    validate_blob_id(name)
+                    st = entry.stat(follow_symlinks=False)
+                except StorageError:
+                    continue
+                except FileNotFoundError:
+                    continue  # deleted while listing
+                if stat.S_ISREG(st.st_mode):
+                    yield name, st.st_mtime
+
+    def sweep_temp(self, older_than_seconds: float) -> int:
+        removed = 0
+        now = time.time()
+        try:
+            with os.scandir(self._tmp_dir) as entries:
+                for entry in entries:
+                    if not entry.name.endswith(_TMP_SUFFIX):
+                        continue
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                        if now - st.st_mtime < older_than_seconds:
+                            continue
+                        os.unlink(entry.path)
+                    except FileNotFoundError:
+                        continue  # committed, aborted or swept concurrently
+                    removed += 1
+        except OSError as exc:
+            _fail(exc)
+        return removed
+
+    def describe(self) -> str:
+        return self._root.as_uri()
