@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sys
@@ -16,6 +17,24 @@ from strongroom.tls import TLS12_CIPHERS, TLSFiles, ensure_tls, server_context
 log = logging.getLogger("strongroom")
 
 
+async def _wait_tasks_to_complete(self: uvicorn.Server) -> None:
+    """Graceful shutdown that does not wait on idle keep-alive TLS connections.
+
+    uvicorn closes idle connections with transport.close(), which over TLS waits up to 30 s for the
+    peer's close_notify; idle clients never send it. In-flight requests still run to completion.
+    """
+    while self.server_state.connections and not self.force_exit:
+        for conn in list(self.server_state.connections):
+            cycle = getattr(conn, "cycle", None)
+            transport = getattr(conn, "transport", None)
+            if transport is not None and (cycle is None or cycle.response_complete):
+                transport.abort()
+                self.server_state.connections.discard(conn)
+        await asyncio.sleep(0.1)
+    while self.server_state.tasks and not self.force_exit:
+        await asyncio.sleep(0.1)
+
+
 class TLSConfig(uvicorn.Config):
     """uvicorn config whose SSL context is strongroom's (TLS 1.2 minimum, AEAD ciphers, optional mTLS)."""
 
@@ -24,6 +43,7 @@ class TLSConfig(uvicorn.Config):
         self.tls_files = tls_files
 
     def load(self) -> None:
+        uvicorn.Server._wait_tasks_to_complete = _wait_tasks_to_complete  # type: ignore[method-assign]
         super().load()
         if self.tls_files is not None:
             self.ssl = server_context(self.tls_files)

@@ -80,9 +80,7 @@ if _crt_checksums is not None:  # pragma: no cover - depends on the environment
 ALGORITHMS: tuple[str, ...] = tuple(_FACTORIES)
 
 #: Algorithms whose multipart checksum may be COMPOSITE (checksum of the part checksums).
-COMPOSITE_ALGORITHMS: tuple[str, ...] = tuple(
-    a for a in ("CRC32", "CRC32C", "SHA1", "SHA256") if a in ALGORITHMS
-)
+COMPOSITE_ALGORITHMS: tuple[str, ...] = tuple(a for a in ("CRC32", "CRC32C", "SHA1", "SHA256") if a in ALGORITHMS)
 
 
 def _check_algorithm(algorithm: str) -> str:

@@ -45,12 +45,20 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # pysqlite would BEGIN (DEFERRED) only at the first write, after the reads that decided it.
+            dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            # SQLite has no SELECT ... FOR UPDATE: take the write lock before the first read, so
+            # read-then-write transactions serialize (and wait on busy_timeout, not fail).
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     if url.startswith("postgresql://"):
@@ -287,6 +295,9 @@ class Repository:
                 s.add(BlobGarbage(blob_id=blob_id, region=region, enqueued_at=now))
 
     def _drop_object(self, s: Session, bucket_id: str, key: str, region: str) -> bool:
+        if s.get_bind().dialect.name == "postgresql":
+            # FOR UPDATE cannot lock a key that has no row yet: serialize the writers of (bucket, key).
+            s.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"{bucket_id}/{key}", 0))))
         rec = s.scalars(
             select(ObjectRecord).where(ObjectRecord.bucket_id == bucket_id, ObjectRecord.key == key).with_for_update()
         ).first()
@@ -346,7 +357,8 @@ class Repository:
 
     def put_upload_part(self, part: UploadPart, region: str) -> None:
         with self.session() as s:
-            if s.get(MultipartUpload, part.upload_id) is None:
+            # Lock the upload: serializes writers of its parts and waits out a concurrent complete/abort.
+            if s.get(MultipartUpload, part.upload_id, with_for_update={"key_share": True}) is None:
                 raise errors.NoSuchUpload(UploadId=part.upload_id)
             old = s.get(UploadPart, (part.upload_id, part.part_number))
             if old is not None:
@@ -413,7 +425,8 @@ class Repository:
                     )
                 else:
                     q = q.where(MultipartUpload.key > key_marker)
-            q = q.order_by(MultipartUpload.key, MultipartUpload.initiated, MultipartUpload.upload_id).limit(limit)
+            # The order the markers compare in; ordering by `initiated` made paging skip and repeat uploads.
+            q = q.order_by(MultipartUpload.key, MultipartUpload.upload_id).limit(limit)
             return list(s.scalars(q))
 
     # --- garbage ---------------------------------------------------------

@@ -50,9 +50,7 @@ def _incomplete() -> S3Error:
 
 
 def _malformed_trailer(detail: str) -> S3Error:
-    return s3_error(
-        "MalformedTrailerError", f"The request contained trailing data that was not well-formed: {detail}."
-    )
+    return s3_error("MalformedTrailerError", f"The request contained trailing data that was not well-formed: {detail}.")
 
 
 class _Reader:
@@ -133,18 +131,12 @@ class ChunkedDecoder:
         self._max_chunk_size = max_chunk_size
         names = [name.strip().lower() for name in trailer_names if name.strip()]
         if names and not self._with_trailer:
-            raise s3_error(
-                "InvalidRequest", "x-amz-trailer requires x-amz-content-sha256 to name a -TRAILER payload."
-            )
+            raise s3_error("InvalidRequest", "x-amz-trailer requires x-amz-content-sha256 to name a -TRAILER payload.")
         if len(set(names)) != len(names) or len(names) > MAX_TRAILERS - 1:
-            raise s3_error(
-                "InvalidRequest", "The value specified in the x-amz-trailer header is not supported"
-            )
+            raise s3_error("InvalidRequest", "The value specified in the x-amz-trailer header is not supported")
         for name in names:
             if not _TRAILER_NAME.fullmatch(name):
-                raise s3_error(
-                    "InvalidRequest", "The value specified in the x-amz-trailer header is not supported"
-                )
+                raise s3_error("InvalidRequest", "The value specified in the x-amz-trailer header is not supported")
         self._trailer_names = names
         self._started = False
         self._done = False
@@ -170,9 +162,7 @@ class ChunkedDecoder:
             if size > self._max_chunk_size:
                 raise _malformed(f"chunk of {size} bytes exceeds the {self._max_chunk_size}-byte limit")
             if expected_length is not None and total + size > expected_length:
-                raise s3_error(
-                    "InvalidRequest", "The aws-chunked body is longer than x-amz-decoded-content-length."
-                )
+                raise s3_error("InvalidRequest", "The aws-chunked body is longer than x-amz-decoded-content-length.")
             if self._signed and size and short_chunk_seen:
                 raise s3_error("InvalidChunkSizeError")
             if size == 0:
@@ -212,9 +202,7 @@ class ChunkedDecoder:
 
     def _verify_chunk(self, previous: str, data_sha256: str, signature: str) -> str:
         auth = self._auth
-        sts = "\n".join(
-            ["AWS4-HMAC-SHA256-PAYLOAD", auth.amz_date, auth.scope, previous, EMPTY_SHA256, data_sha256]
-        )
+        sts = "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", auth.amz_date, auth.scope, previous, EMPTY_SHA256, data_sha256])
         if not signatures_equal(sign_hex(auth.signing_key, sts.encode("ascii")), signature):
             raise s3_error("SignatureDoesNotMatch")
         return signature

@@ -79,8 +79,7 @@ def _invalid_policy(detail: str) -> S3Error:
 def _missing(name: str) -> S3Error:
     return s3_error(
         "InvalidArgument",
-        f"Bucket POST must contain a field named '{name}'.  "
-        "If it is specified, please check the order of the fields.",
+        f"Bucket POST must contain a field named '{name}'.  If it is specified, please check the order of the fields.",
         ArgumentName=name,
         ArgumentValue="",
     )
@@ -123,8 +122,7 @@ def verify_post_policy(
     if parse_amz_date(amz_date) is None or amz_date[:8] != date:
         raise s3_error(
             "InvalidArgument",
-            "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\" "
-            "and match the credential date",
+            "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\" and match the credential date",
             ArgumentName="x-amz-date",
         )
 
@@ -159,9 +157,7 @@ def verify_post_policy(
     extra = sorted(
         name
         for name in fields
-        if name.lower() not in covered
-        and name.lower() not in _EXEMPT
-        and not name.lower().startswith("x-ignore-")
+        if name.lower() not in covered and name.lower() not in _EXEMPT and not name.lower().startswith("x-ignore-")
     )
     if extra:
         raise _policy_failed(f"Extra input fields: {', '.join(extra)}")
@@ -226,9 +222,7 @@ def _render(condition: object) -> str:
     return json.dumps(condition, separators=(", ", ": "))
 
 
-def _check_condition(
-    condition: object, values: Mapping[str, str], covered: set[str]
-) -> tuple[int, int] | None:
+def _check_condition(condition: object, values: Mapping[str, str], covered: set[str]) -> tuple[int, int] | None:
     if isinstance(condition, dict):
         if not condition:
             raise _invalid_policy("Invalid Condition: {}")

@@ -56,9 +56,7 @@ PAYLOAD_MODES: dict[str, str] = {
 }
 STREAMING_MODES = frozenset({"streaming-signed", "streaming-signed-trailer", "streaming-unsigned-trailer"})
 
-_UNSUPPORTED_MECHANISM = (
-    "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256."
-)
+_UNSUPPORTED_MECHANISM = "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256."
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _HEX64_ANYCASE = re.compile(r"[0-9a-fA-F]{64}")
 _AMZ_DATE = re.compile(r"[0-9]{8}T[0-9]{6}Z")
@@ -84,6 +82,9 @@ class AuthContext:
     ``payload_sha256`` is set whenever the signature covers a digest of the body
     (``payload_mode == "signed"``, or a presigned URL that signed an
     ``x-amz-content-sha256`` header): wrap the body in :class:`PayloadHasher` then.
+    The ``streaming-*`` modes need :mod:`~strongroom.http.s3.chunked`;
+    ``decoded_length`` is their x-amz-decoded-content-length (None if not sent).
+    ``unsigned`` and ``presigned`` bodies are not covered by the signature.
     """
 
     access_key: str
@@ -200,18 +201,14 @@ def _parse_query(query_string: str) -> list[tuple[bytes, bytes]]:
         if not piece:
             continue
         name, _, value = piece.partition(b"=")
-        pairs.append(
-            (unquote_to_bytes(name.replace(b"+", b" ")), unquote_to_bytes(value.replace(b"+", b" ")))
-        )
+        pairs.append((unquote_to_bytes(name.replace(b"+", b" ")), unquote_to_bytes(value.replace(b"+", b" "))))
     return pairs
 
 
 def canonical_query(pairs: list[tuple[bytes, bytes]], *, presigned: bool = False) -> str:
     """Sorted ``name=value`` pairs, both URI-encoded; a presigned URL's signature is left out."""
     encoded = sorted(
-        (_encode(name), _encode(value))
-        for name, value in pairs
-        if not (presigned and name == b"X-Amz-Signature")
+        (_encode(name), _encode(value)) for name, value in pairs if not (presigned and name == b"X-Amz-Signature")
     )
     return "&".join(f"{name}={value}" for name, value in encoded)
 
@@ -237,7 +234,7 @@ def canonical_request(
 ) -> bytes:
     return b"\n".join(
         [
-            method.upper().encode("ascii"),
+            _wire_bytes(method),  # as sent: methods are case-sensitive
             canonical_uri(raw_path).encode("ascii"),
             canonical_query(query_pairs, presigned=presigned).encode("ascii"),
             _canonical_headers(headers, signed_headers),
@@ -267,21 +264,12 @@ class _Credential:
 
 def _parse_credential(value: str, fail: Callable[[str], S3Error]) -> _Credential:
     parts = value.split("/")
-    if (
-        len(parts) != 5
-        or not parts[0]
-        or len(parts[0]) > 128
-        or not parts[0].isprintable()
-        or " " in parts[0]
-    ):
-        raise fail(
-            'the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".'
-        )
+    if len(parts) != 5 or not parts[0] or len(parts[0]) > 128 or not parts[0].isprintable() or " " in parts[0]:
+        raise fail('the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".')
     access_key, date, region, service, terminator = parts
     if not _SCOPE_DATE.fullmatch(date) or _parse_day(date) is None:
         raise fail(
-            f'incorrect date format "{_printable(date)}". '
-            'This date in the credential must be in the format "yyyyMMdd".'
+            f'incorrect date format "{_printable(date)}". This date in the credential must be in the format "yyyyMMdd".'
         )
     if not _REGION.fullmatch(region):
         raise fail(f'the region "{_printable(region)}" is wrong.')
@@ -352,9 +340,7 @@ def _query_malformed(detail: str) -> S3Error:
 
 
 def _credential_malformed_in_query(detail: str) -> S3Error:
-    return s3_error(
-        "AuthorizationQueryParametersError", f"Error parsing the X-Amz-Credential parameter; {detail}"
-    )
+    return s3_error("AuthorizationQueryParametersError", f"Error parsing the X-Amz-Credential parameter; {detail}")
 
 
 def _iso(moment: datetime) -> str:
@@ -423,8 +409,7 @@ def _authenticate_header(
     amz_date, request_time = _request_time(headers)
     if credential.date != amz_date[:8]:
         raise _header_malformed(
-            f'Invalid credential date "{credential.date}". '
-            f'This date is not the same as X-Amz-Date: "{amz_date[:8]}".'
+            f'Invalid credential date "{credential.date}". This date is not the same as X-Amz-Date: "{amz_date[:8]}".'
         )
     if abs(now - request_time) > timedelta(seconds=max_skew_seconds):
         raise s3_error(
@@ -488,8 +473,7 @@ def _authenticate_presigned(
         raise _query_malformed("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"")
     if credential.date != amz_date[:8]:
         raise _credential_malformed_in_query(
-            f'Invalid credential date "{credential.date}". '
-            f'This date is not the same as X-Amz-Date: "{amz_date[:8]}".'
+            f'Invalid credential date "{credential.date}". This date is not the same as X-Amz-Date: "{amz_date[:8]}".'
         )
     expires_value = params["X-Amz-Expires"]
     if not _SIGNED_DECIMAL.fullmatch(expires_value):
@@ -498,9 +482,7 @@ def _authenticate_presigned(
     if expires < 1:
         raise _query_malformed("X-Amz-Expires must be a positive number of seconds")
     if expires > MAX_PRESIGNED_EXPIRES:
-        raise _query_malformed(
-            f"X-Amz-Expires must be less than a week (in seconds) that is {MAX_PRESIGNED_EXPIRES}"
-        )
+        raise _query_malformed(f"X-Amz-Expires must be less than a week (in seconds) that is {MAX_PRESIGNED_EXPIRES}")
     if request_time - now > timedelta(seconds=max_skew_seconds):
         raise s3_error("AccessDenied", "Request is not valid yet")
     expiry = request_time + timedelta(seconds=expires)
@@ -519,18 +501,14 @@ def _authenticate_presigned(
     if content_sha256 is not None and "x-amz-content-sha256" in signed_headers:
         mode, payload_sha256 = _payload_mode(content_sha256)
         if mode in STREAMING_MODES:
-            raise s3_error(
-                "InvalidRequest", "aws-chunked payloads cannot be sent with query string authentication."
-            )
+            raise s3_error("InvalidRequest", "aws-chunked payloads cannot be sent with query string authentication.")
         payload_hash = content_sha256
     elif content_sha256 == UNSIGNED_PAYLOAD:
         exempt = ("x-amz-content-sha256",)
     _require_signed_amz_headers(headers, signed_headers, exempt=exempt)
 
     key = _signing_key_for(credential, lookup)
-    canonical = canonical_request(
-        method, raw_path, query_pairs, headers, signed_headers, payload_hash, presigned=True
-    )
+    canonical = canonical_request(method, raw_path, query_pairs, headers, signed_headers, payload_hash, presigned=True)
     expected = sign_hex(key, string_to_sign(amz_date, credential.scope, canonical))
     signature = params["X-Amz-Signature"]
     _check_signature(expected, signature, credential, amz_date, canonical)
@@ -620,9 +598,7 @@ def _signing_key_for(credential: _Credential, lookup: SecretLookup) -> bytes:
     return signing_key(secret, credential.date, credential.region)
 
 
-def _check_signature(
-    expected: str, provided: str, credential: _Credential, amz_date: str, canonical: bytes
-) -> None:
+def _check_signature(expected: str, provided: str, credential: _Credential, amz_date: str, canonical: bytes) -> None:
     if not signatures_equal(expected, provided):
         # The string to sign only carries a hash of the canonical request, which may hold
         # signed secrets (SSE-C keys); the canonical request itself stays out of the error.

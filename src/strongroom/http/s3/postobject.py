@@ -1,0 +1,220 @@
+"""Browser-based uploads (POST Object): a multipart/form-data body with a signed policy.
+
+The form is parsed as a stream (python-multipart): the fields before the file are collected
+(bounded), the policy is verified as soon as the file part starts, and the file is then
+streamed straight into the sealing pipeline. Nothing is spooled to disk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import urllib.parse
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+import anyio
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.responses import RedirectResponse, Response
+
+from strongroom.core.types import ChecksumRequest, Principal
+from strongroom.http.s3 import headers as hdr
+from strongroom.http.s3 import xml
+from strongroom.http.s3.errors import s3_error
+from strongroom.http.s3.postpolicy import verify_post_policy
+from strongroom.service.objects import quote_etag
+
+if TYPE_CHECKING:
+    from strongroom.http.s3.app import S3App, S3Request
+
+MAX_FIELDS_BYTES = 256 * 1024
+MAX_FIELDS = 100
+
+
+class _FormState:
+    def __init__(self) -> None:
+        self.fields: dict[str, str] = {}
+        self.field_bytes = 0
+        self.header_field = b""
+        self.header_value = b""
+        self.part_headers: dict[str, bytes] = {}
+        self.name: str | None = None
+        self.value = bytearray()
+        self.in_file = False
+        self.file_started = False
+        self.file_done = False
+        self.filename: str | None = None
+        self.file_content_type: str | None = None
+        self.file_chunks: list[bytes] = []
+
+    # python-multipart callbacks -------------------------------------------
+    def on_part_begin(self) -> None:
+        self.part_headers = {}
+        self.name = None
+        self.value = bytearray()
+        if self.file_done:
+            return  # fields after the file are ignored, as S3 does
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self.header_field += data[start:end]
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self.header_value += data[start:end]
+
+    def on_header_end(self) -> None:
+        self.part_headers[self.header_field.decode("latin-1").lower()] = self.header_value
+        self.header_field = b""
+        self.header_value = b""
+
+    def on_headers_finished(self) -> None:
+        disposition = self.part_headers.get("content-disposition", b"")
+        _kind, params = parse_options_header(disposition)
+        name = params.get(b"name", b"").decode("utf-8", "replace")
+        self.name = name
+        if name.lower() == "file" and not self.file_done:
+            self.in_file = True
+            self.file_started = True
+            fname = params.get(b"filename")
+            self.filename = fname.decode("utf-8", "replace") if fname is not None else None
+            ctype = self.part_headers.get("content-type")
+            self.file_content_type = ctype.decode("latin-1") if ctype else None
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if self.in_file:
+            self.file_chunks.append(bytes(data[start:end]))
+            return
+        if self.file_done:
+            return
+        self.value += data[start:end]
+        self.field_bytes += end - start
+        if self.field_bytes > MAX_FIELDS_BYTES:
+            raise s3_error("MaxMessageLengthExceeded", "Your POST form fields are too large.")
+
+    def on_part_end(self) -> None:
+        if self.in_file:
+            self.in_file = False
+            self.file_done = True
+            return
+        if self.file_done or self.name is None:
+            return
+        if len(self.fields) >= MAX_FIELDS:
+            raise s3_error("MalformedPOSTRequest", "Too many form fields.")
+        self.fields[self.name.lower()] = self.value.decode("utf-8", "replace")
+
+
+def _boundary(content_type: str) -> bytes:
+    _kind, params = parse_options_header(content_type)
+    boundary = params.get(b"boundary")
+    if not boundary:
+        raise s3_error("MalformedPOSTRequest")
+    return boundary
+
+
+async def handle_post_object(app: S3App, req: S3Request) -> Response:
+    assert req.bucket is not None
+    state = _FormState()
+    parser = MultipartParser(
+        _boundary(req.headers.get("content-type", "")),
+        {
+            "on_part_begin": state.on_part_begin,
+            "on_part_data": state.on_part_data,
+            "on_part_end": state.on_part_end,
+            "on_header_field": state.on_header_field,
+            "on_header_value": state.on_header_value,
+            "on_header_end": state.on_header_end,
+            "on_headers_finished": state.on_headers_finished,
+        },
+        max_header_size=16 * 1024,
+        max_header_count=16,
+    )
+    stream = req.request.stream().__aiter__()
+
+    def feed(chunk: bytes) -> None:
+        try:
+            parser.write(chunk)
+        except Exception as exc:  # noqa: BLE001 - the parser's errors all mean a malformed form
+            if hasattr(exc, "code"):
+                raise
+            raise s3_error("MalformedPOSTRequest") from exc
+
+    ended = False
+    while not state.file_started:
+        try:
+            chunk = await stream.__anext__()
+        except StopAsyncIteration:
+            ended = True
+            break
+        feed(chunk)
+    if not state.file_started:
+        raise s3_error("InvalidArgument", "POST requires exactly one file upload per request.", ArgumentName="file")
+    fields = state.fields
+    if "key" not in fields:
+        raise s3_error("InvalidArgument", "Bucket POST must contain a field named 'key'.", ArgumentName="key")
+    policy = await anyio.to_thread.run_sync(
+        lambda: verify_post_policy(fields, app.lookup_secret, dt.datetime.now(dt.UTC), None, bucket=req.bucket)
+    )
+    principal: Principal = app._secret_cache[policy.access_key][2]
+    key = fields["key"]
+    if "${filename}" in key:
+        key = key.replace("${filename}", state.filename or "")
+    size = 0
+
+    async def body() -> AsyncIterator[bytes]:
+        nonlocal size, ended
+        while True:
+            while state.file_chunks:
+                piece = state.file_chunks.pop(0)
+                size += len(piece)
+                yield piece
+            if state.file_done or ended:
+                break
+            try:
+                chunk = await stream.__anext__()
+            except StopAsyncIteration:
+                ended = True
+                feed_end()
+                continue
+            feed(chunk)
+        if not state.file_done:
+            raise s3_error("MalformedPOSTRequest", "The file part of the form is incomplete.")
+        policy.check_content_length(size)
+
+    def feed_end() -> None:
+        try:
+            parser.finalize()
+        except Exception as exc:  # noqa: BLE001
+            raise s3_error("MalformedPOSTRequest") from exc
+
+    meta_headers = {k: v for k, v in fields.items() if k.startswith("x-amz-meta-")}
+    for name in hdr.STANDARD_HEADERS:
+        if name in fields:
+            meta_headers[name] = fields[name]
+    if "content-type" not in meta_headers and state.file_content_type:
+        meta_headers["content-type"] = state.file_content_type
+    sse_fields = {k: v for k, v in fields.items() if k.startswith("x-amz-server-side-encryption")}
+    if "x-amz-storage-class" in fields:
+        meta_headers["x-amz-storage-class"] = fields["x-amz-storage-class"]
+    res = await app.objects.put(
+        principal, req.bucket, key, body(), hdr.object_headers(meta_headers), hdr.sse_request(sse_fields),
+        ChecksumRequest(), None,
+    )
+    # drain whatever follows the file (trailing fields are ignored)
+    async for chunk in stream:
+        feed(chunk)
+    etag = quote_etag(res.etag)
+    location = f"https://{req.headers.get('host', 'localhost')}/{req.bucket}/{urllib.parse.quote(key)}"
+    out_headers = {"etag": etag, "location": location}
+    out_headers.update(hdr.encryption_response_headers(res.mode, res.kms_key_id, res.bucket_key_enabled, None))
+    redirect = fields.get("success_action_redirect") or fields.get("redirect")
+    if redirect:
+        query = urllib.parse.urlencode({"bucket": req.bucket, "key": key, "etag": etag})
+        sep = "&" if "?" in redirect else "?"
+        return RedirectResponse(f"{redirect}{sep}{query}", status_code=303, headers=out_headers)
+    status = fields.get("success_action_status", "204")
+    if status == "201":
+        return Response(
+            xml.render_post_object_result(location, req.bucket, key, etag), status_code=201,
+            media_type="application/xml", headers=out_headers,
+        )
+    if status == "200":
+        return Response(status_code=200, headers=out_headers)
+    return Response(status_code=204, headers=out_headers)
