@@ -20,9 +20,14 @@ def _post(server, presigned, fields=None, content=b"data", filename="f.bin", cty
 def test_post_object_201_stores_exact_bytes_and_content_type(server, s3, bucket):
     body = bytes(range(256)) * 1000
     p = s3.generate_presigned_post(
-        bucket, "up/${filename}", Fields={"success_action_status": "201"},
-        Conditions=[["starts-with", "$key", "up/"], {"success_action_status": "201"},
-                    ["content-length-range", 1, 10_000_000]],
+        bucket,
+        "up/${filename}",
+        Fields={"success_action_status": "201"},
+        Conditions=[
+            ["starts-with", "$key", "up/"],
+            {"success_action_status": "201"},
+            ["content-length-range", 1, 10_000_000],
+        ],
     )
     r = _post(server, p, content=body, filename="a b.txt", ctype="text/plain")
     assert r.status_code == 201, r.text
@@ -36,7 +41,10 @@ def test_post_object_201_stores_exact_bytes_and_content_type(server, s3, bucket)
 
 def test_post_object_default_204_and_metadata(server, s3, bucket):
     p = s3.generate_presigned_post(
-        bucket, "k", Fields={"x-amz-meta-color": "blue"}, Conditions=[{"x-amz-meta-color": "blue"}],
+        bucket,
+        "k",
+        Fields={"x-amz-meta-color": "blue"},
+        Conditions=[{"x-amz-meta-color": "blue"}],
     )
     r = _post(server, p, content=b"hello")
     assert r.status_code == 204, r.text
@@ -47,7 +55,9 @@ def test_post_object_default_204_and_metadata(server, s3, bucket):
 
 def test_post_object_policy_violations_are_refused(server, s3, bucket):
     p = s3.generate_presigned_post(
-        bucket, "up/x", Conditions=[["content-length-range", 2, 10]],
+        bucket,
+        "up/x",
+        Conditions=[["content-length-range", 2, 10]],
     )
     r = _post(server, p, fields={"key": "elsewhere"})
     assert r.status_code == 403 and "<Code>AccessDenied</Code>" in r.text
@@ -75,7 +85,9 @@ def test_post_object_expired_policy(server, s3, bucket):
 
 def test_post_object_malformed_form(server, s3, bucket):
     r = httpx.post(
-        f"{server.endpoint}/{bucket}", content=b"--x\r\nnot a form", verify=server.ca,
+        f"{server.endpoint}/{bucket}",
+        content=b"--x\r\nnot a form",
+        verify=server.ca,
         headers={"content-type": "multipart/form-data; boundary=x"},
     )
     assert r.status_code == 400

@@ -50,8 +50,13 @@ def _san(names: list[str]) -> x509.SubjectAlternativeName:
     return x509.SubjectAlternativeName(entries)
 
 
-def create_ca_and_server_cert(tls_dir: Path, names: list[str] | None = None, days: int = 825) -> None:
-    """Create ca.pem, ca-key.pem, server.pem and server-key.pem in tls_dir (keys 0600)."""
+def create_ca_and_server_cert(
+    tls_dir: Path, names: list[str] | None = None, days: int = 825, client: bool = False
+) -> None:
+    """Create ca.pem, ca-key.pem, server.pem and server-key.pem in tls_dir (keys 0600).
+
+    With client=True the leaf certificate is for TLS client authentication (mutual TLS) instead.
+    """
     tls_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -86,7 +91,10 @@ def create_ca_and_server_cert(tls_dir: Path, names: list[str] | None = None, day
         .not_valid_after(now + dt.timedelta(days=days))
         .add_extension(_san(names), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH]),
+            critical=False,
+        )
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )

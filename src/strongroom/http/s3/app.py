@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from strongroom.core import errors
 from strongroom.core.types import ChecksumRequest, Principal
@@ -48,9 +48,13 @@ class S3Request:
         for k, v in request.headers.items():
             k = k.lower()
             self.headers[k] = f"{self.headers[k]},{v}" if k in self.headers else v
-        self.query: dict[str, str] = dict(
-            urllib.parse.parse_qsl(request.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        raw_query = urllib.parse.parse_qsl(
+            request.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
         )
+        # presigned-URL auth parameters and SDK routing hints are not subresources
+        self.query: dict[str, str] = {
+            k: v for k, v in raw_query if not k.lower().startswith("x-amz-") and k != "x-id"
+        }
         self.bucket: str | None = None
         self.key: str | None = None
         self.auth: AuthContext | None = None
@@ -94,7 +98,7 @@ class S3Request:
                         checksum.value = value
 
             return decoded()
-        if auth.payload_mode == "signed" and auth.payload_sha256:
+        if auth.payload_sha256 and not auth.payload_mode.startswith("streaming"):
             hasher = PayloadHasher(auth.payload_sha256)
 
             async def hashed() -> AsyncIterator[bytes]:
@@ -115,6 +119,61 @@ class S3Request:
         return bytes(buf)
 
 
+#: Context of domain errors that S3 puts in its error document (beyond BucketName, Key and UploadId).
+ERROR_CONTEXT_FIELDS = (
+    "ActualObjectSize",
+    "RangeRequested",
+    "PartNumberRequested",
+    "Condition",
+    "ProposedSize",
+    "MinSizeAllowed",
+    "MaxSizeAllowed",
+    "PartNumber",
+    "ETag",
+)
+PRESIGN_QUERY_PARAMS = frozenset(
+    {
+        "X-Amz-Algorithm",
+        "X-Amz-Credential",
+        "X-Amz-Date",
+        "X-Amz-Expires",
+        "X-Amz-SignedHeaders",
+        "X-Amz-Signature",
+        "X-Amz-Security-Token",
+    }
+)
+
+
+def domain_error(exc: errors.StrongroomError) -> S3Error:
+    """The S3 error for a domain error, with the context fields S3 documents for that error."""
+    out = from_domain(exc)
+    for name in ERROR_CONTEXT_FIELDS:
+        value = exc.context.get(name)
+        if value is not None and name not in out.extra:
+            out.extra[name] = str(value)
+    return out
+
+
+def not_modified_headers(exc: errors.NotModified) -> dict[str, str]:
+    """A 304 carries the validators a 200 would have (RFC 9110 15.4.5)."""
+    headers: dict[str, str] = {}
+    etag = exc.context.get("ETag")
+    if isinstance(etag, str):
+        headers["etag"] = quote_etag(etag)
+    last_modified = exc.context.get("LastModified")
+    if isinstance(last_modified, dt.datetime):
+        headers["last-modified"] = hdr.http_date(last_modified)
+    return headers
+
+
+def _withheld_body(request: Request) -> bool:
+    """Whether the client is holding back a request body until it sees "100 Continue"."""
+    h = request.headers
+    if "100-continue" not in h.get("expect", "").lower():
+        return False
+    return "transfer-encoding" in h or h.get("content-length", "0") not in ("", "0")
+
+
 def xml_response(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(body, status_code=status, media_type=XMLNS, headers=headers)
 
@@ -133,22 +192,33 @@ class S3App:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert scope["type"] == "http"
         request_id = secrets.token_hex(8).upper()
-        request = Request(scope, receive)
+        receives = 0
+
+        async def counted_receive() -> Message:
+            nonlocal receives
+            receives += 1
+            return await receive()
+
+        request = Request(scope, counted_receive)
         req: S3Request | None = None
         try:
             req = S3Request(request, request_id)
             response = await self.handle(req)
         except S3Error as exc:
             response = self.error_response(exc, req, request_id, request.method)
-        except errors.NotModified:
-            response = Response(status_code=304)
+        except errors.NotModified as exc:
+            response = Response(status_code=304, headers=not_modified_headers(exc))
         except errors.StrongroomError as exc:
             if isinstance(exc, errors.DecryptionFailed):
                 log.error("integrity failure on %s: %s", scope.get("path"), exc.context or "")
-            response = self.error_response(from_domain(exc), req, request_id, request.method)
+            response = self.error_response(domain_error(exc), req, request_id, request.method)
         except Exception:
             log.exception("internal error (request %s)", request_id)
             response = self.error_response(s3_error("InternalError"), req, request_id, request.method)
+        if receives == 0 and _withheld_body(request):
+            # The client sent "Expect: 100-continue" and waits for a 100 that never came: it will not send
+            # the body, and the server would read its next request as this one's body. Close instead.
+            response.headers["connection"] = "close"
         response.headers["x-amz-request-id"] = request_id
         response.headers["x-amz-id-2"] = request_id
         response.headers["server"] = "strongroom"
@@ -239,6 +309,8 @@ class S3App:
         ):
             return await self.post_object(req)
         await self.authenticate(req)
+        for name in PRESIGN_QUERY_PARAMS & req.query.keys():
+            del req.query[name]
         if not self.ready:
             raise s3_error("ServiceUnavailable")
         if req.method in ("PUT", "POST"):

@@ -194,8 +194,14 @@ async def handle_post_object(app: S3App, req: S3Request) -> Response:
     if "x-amz-storage-class" in fields:
         meta_headers["x-amz-storage-class"] = fields["x-amz-storage-class"]
     res = await app.objects.put(
-        principal, req.bucket, key, body(), hdr.object_headers(meta_headers), hdr.sse_request(sse_fields),
-        ChecksumRequest(), None,
+        principal,
+        req.bucket,
+        key,
+        body(),
+        hdr.object_headers(meta_headers),
+        hdr.sse_request(sse_fields),
+        ChecksumRequest(),
+        None,
     )
     # drain whatever follows the file (trailing fields are ignored)
     async for chunk in stream:
@@ -212,8 +218,10 @@ async def handle_post_object(app: S3App, req: S3Request) -> Response:
     status = fields.get("success_action_status", "204")
     if status == "201":
         return Response(
-            xml.render_post_object_result(location, req.bucket, key, etag), status_code=201,
-            media_type="application/xml", headers=out_headers,
+            xml.render_post_object_result(location, req.bucket, key, etag),
+            status_code=201,
+            media_type="application/xml",
+            headers=out_headers,
         )
     if status == "200":
         return Response(status_code=200, headers=out_headers)
