@@ -14,7 +14,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from tests.conftest import ROOT_ACCESS, ROOT_SECRET, Server, free_port, start_server
 
 pytestmark = pytest.mark.e2e
@@ -37,13 +36,13 @@ def test_first_start_generates_credentials_printed_once_and_never_stored_plain(t
     )
     srv = Server(data, port, proc, tmp_path / "unused.log")
     lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(l.decode() for l in proc.stdout), daemon=True)  # type: ignore[union-attr]
+    reader = threading.Thread(target=lambda: lines.extend(line.decode() for line in proc.stdout), daemon=True)  # type: ignore[union-attr]
     reader.start()
     try:
         _wait(port, data)
         out = "".join(lines)
-        access = next(l.split(":", 1)[1].strip() for l in out.splitlines() if "access key:" in l)
-        secret = next(l.split(":", 1)[1].strip() for l in out.splitlines() if "secret key:" in l)
+        access = next(x.split(":", 1)[1].strip() for x in out.splitlines() if "access key:" in x)
+        secret = next(x.split(":", 1)[1].strip() for x in out.splitlines() if "secret key:" in x)
         s3 = srv.client(access=access, secret=secret)
         s3.create_bucket(Bucket="firststart")
         assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["firststart"]

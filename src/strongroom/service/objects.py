@@ -121,11 +121,11 @@ def check_conditions(cond: Conditions, etag: str, last_modified: dt.datetime, fo
     if cond.if_none_match is not None:
         if _etag_matches(cond.if_none_match, etag):
             if for_read:
-                raise errors.NotModified()
+                raise errors.NotModified(ETag=etag, LastModified=last_modified)
             raise errors.PreconditionFailed(Condition="If-None-Match")
     elif cond.if_modified_since is not None and lm <= cond.if_modified_since:
         if for_read:
-            raise errors.NotModified()
+            raise errors.NotModified(ETag=etag, LastModified=last_modified)
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:

@@ -71,6 +71,11 @@ def object_headers(h: Mapping[str, str], *, prefix: str = "x-amz-meta-") -> Obje
     for name, attr in STANDARD_HEADERS.items():
         if name in h:
             setattr(out, attr, h[name])
+    if out.content_encoding is not None:
+        # "aws-chunked" describes the transfer of this request, not the object: S3 does not store it
+        codings = [c.strip() for c in out.content_encoding.split(",")]
+        kept = [c for c in codings if c and c.lower() != "aws-chunked"]
+        out.content_encoding = ",".join(kept) if kept else None
     meta: dict[str, str] = {}
     size = 0
     for name, value in h.items():
