@@ -210,6 +210,16 @@ class BlobGarbage(Base):
     enqueued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
+class VaultEntry(Base):
+    """Physical storage of the key vault: untrusted, every value is sealed by the vault's barrier."""
+
+    __tablename__ = "vault_entries"
+    path: Mapped[str] = mapped_column(
+        String(512).with_variant(String(512, collation="C"), "postgresql"), primary_key=True
+    )
+    value: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 Index("ix_multipart_uploads_bucket_key", MultipartUpload.bucket_id, MultipartUpload.key)
 Index("ix_object_parts_blob", ObjectPart.blob_id)
 Index("ix_upload_parts_blob", UploadPart.blob_id)
