@@ -29,6 +29,7 @@ class GeneratedCredentials:
 
 
 def build_runtime(settings: Settings, run_migrations: bool) -> Runtime:
+    os.umask(0o077)  # every file strongroom creates (database, blobs, keys) is private to its user
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(settings.data_dir, 0o700)
     repo = Repository.open(settings.db_url, run_migrations=run_migrations)

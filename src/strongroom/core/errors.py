@@ -134,6 +134,10 @@ class InvalidLocationConstraint(InvalidRequest):
     """The specified location-constraint is not valid."""
 
 
+class KeyTooLong(InvalidRequest):
+    """Your key is too long."""
+
+
 class InvalidRange(InvalidRequest):
     """The requested range is not satisfiable."""
 
@@ -172,3 +176,26 @@ class AccessDenied(StrongroomError):
 
 class Unavailable(StrongroomError):
     """The service is not ready (starting, sealed, or a dependency is down)."""
+
+
+# --- key vault seal ---------------------------------------------------------
+
+
+class VaultNotInitialized(StrongroomError):
+    """Vault is not initialized."""
+
+
+class VaultAlreadyInitialized(InvalidRequest):
+    """Vault is already initialized."""
+
+
+class InvalidUnsealKey(InvalidRequest):
+    """Unseal failed, invalid key."""
+
+
+class SealMismatch(KeyError_):
+    """The stored seal configuration does not match the seal this server is configured with."""
+
+
+class SealDeviceError(KeyError_):
+    """The seal device (key file or HSM) could not unwrap the root key; the vault stays sealed."""

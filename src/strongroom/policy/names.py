@@ -37,5 +37,5 @@ def validate_key(key: str) -> str:
     if not key:
         raise errors.InvalidArgument("Object key must not be empty")
     if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
-        raise errors.InvalidRequest("Your key is too long")
+        raise errors.KeyTooLong("Your key is too long")
     return key

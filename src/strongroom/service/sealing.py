@@ -22,6 +22,7 @@ from strongroom.crypto import (
     PartSealer,
     hmac_sha256,
     object_identity,
+    segment_count,
     unwrap_dek,
     wrap_dek,
 )
@@ -249,13 +250,23 @@ def open_part(
 
 
 def read_plain(rt: Runtime, region: str, part: OpenPart, start: int, end: int) -> bytes:
-    """Plaintext bytes [start, end] (inclusive, part-relative). Blocking: call in a thread."""
-    first, _last, blob_off, blob_len = part.opener.span(start, end)
-    sealed = rt.store(region).read(part.blob_id, blob_off, blob_len)
-    if len(sealed) != blob_len:
-        raise errors.DecryptionFailed("blob is shorter than its metadata says")
-    plain = part.opener.open(first, sealed)
-    seg_start = first * part.opener.segment_size
+    """Plaintext bytes [start, end] (inclusive, part-relative). Blocking: call in a thread.
+
+    A read that starts at segment 0 also checks the blob's header against the metadata copy, and a
+    read that reaches the final segment checks that nothing follows it (docs/FORMAT.md).
+    """
+    opener = part.opener
+    first, last, blob_off, blob_len = opener.span(start, end)
+    final = last == segment_count(opener.plaintext_size, opener.segment_size) - 1
+    read_off = 0 if first == 0 else blob_off
+    lead = blob_off - read_off
+    raw = rt.store(region).read(part.blob_id, read_off, lead + blob_len + (1 if final else 0))
+    if len(raw) != lead + blob_len:
+        raise errors.DecryptionFailed("blob length differs from its metadata")
+    if lead and raw[:lead] != opener.outer_header:
+        raise errors.DecryptionFailed("blob header differs from its metadata")
+    plain = opener.open(first, memoryview(raw)[lead:], last_segment=last)
+    seg_start = first * opener.segment_size
     return plain[start - seg_start : end - seg_start + 1]
 
 

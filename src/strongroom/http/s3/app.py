@@ -33,6 +33,7 @@ log = logging.getLogger("strongroom.s3")
 
 MAX_XML_BODY = 4 * 1024 * 1024
 MAX_HEADER_BYTES = 16 * 1024
+MAX_KEY_BYTES = 1024
 XMLNS = "application/xml"
 Handler = Callable[["S3Request"], Awaitable[Response]]
 
@@ -52,9 +53,7 @@ class S3Request:
             request.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
         )
         # presigned-URL auth parameters and SDK routing hints are not subresources
-        self.query: dict[str, str] = {
-            k: v for k, v in raw_query if not k.lower().startswith("x-amz-") and k != "x-id"
-        }
+        self.query: dict[str, str] = {k: v for k, v in raw_query if not k.lower().startswith("x-amz-") and k != "x-id"}
         self.bucket: str | None = None
         self.key: str | None = None
         self.auth: AuthContext | None = None
@@ -172,6 +171,17 @@ def _withheld_body(request: Request) -> bool:
     if "100-continue" not in h.get("expect", "").lower():
         return False
     return "transfer-encoding" in h or h.get("content-length", "0") not in ("", "0")
+
+
+def check_version_id(version_id: str | None) -> None:
+    """strongroom keeps one version per key, whose id is "null" (as in an unversioned S3 bucket).
+
+    Any other id was never issued: refuse it rather than act on the current object.
+    """
+    if version_id is not None and version_id != "null":
+        raise s3_error(
+            "InvalidArgument", "Invalid version id specified", ArgumentName="versionId", ArgumentValue=version_id
+        )
 
 
 def xml_response(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -300,6 +310,17 @@ class S3App:
         if header_bytes > MAX_HEADER_BYTES:
             raise s3_error("MaxMessageLengthExceeded", "Your request headers are too large.")
         self.split_target(req)
+        if scope.get("scheme") != "https" and any(
+            h.startswith(
+                ("x-amz-server-side-encryption-customer-", "x-amz-copy-source-server-side-encryption-customer-")
+            )
+            for h in req.headers
+        ):
+            raise s3_error(
+                "InvalidRequest",
+                "Requests specifying Server Side Encryption with Customer provided keys must be made over a secure "
+                "connection.",
+            )
         if (
             req.method == "POST"
             and req.bucket
@@ -337,12 +358,36 @@ class S3App:
         assert req.principal is not None
         buckets = await self.buckets.list(req.principal)
         prefix = req.query.get("prefix")
-        entries = [
-            xml.BucketEntry(name=b.name, creation_date=b.created_at, region=b.region)
+        region = req.query.get("bucket-region")
+        max_buckets = hdr.int_param(req.query.get("max-buckets"), "max-buckets", 10000, 1, 10000)
+        token = req.query.get("continuation-token")
+        after = None
+        if token is not None:
+            try:
+                after = base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)).decode()
+                if not token:
+                    raise ValueError
+            except ValueError:
+                raise s3_error(
+                    "InvalidArgument", "The continuation token provided is incorrect", ArgumentName="continuation-token"
+                ) from None
+        chosen = [
+            b
             for b in buckets
-            if not prefix or b.name.startswith(prefix)
+            if (not prefix or b.name.startswith(prefix))
+            and (not region or b.region == region)
+            and (after is None or b.name > after)
         ]
-        return xml_response(xml.render_list_buckets(req.principal.tenant_id, req.principal.tenant_id, entries))
+        page = chosen[:max_buckets]
+        next_token = None
+        if len(chosen) > max_buckets:
+            next_token = base64.urlsafe_b64encode(page[-1].name.encode()).decode().rstrip("=")
+        entries = [xml.BucketEntry(name=b.name, creation_date=b.created_at, region=b.region) for b in page]
+        return xml_response(
+            xml.render_list_buckets(
+                req.principal.tenant_id, req.principal.tenant_id, entries, continuation_token=next_token, prefix=prefix
+            )
+        )
 
     # --- bucket level -------------------------------------------------------
     async def bucket_op(self, req: S3Request) -> Response:
@@ -589,16 +634,29 @@ class S3App:
         assert req.principal is not None and req.bucket is not None
         body = await req.read_small()
         objects, quiet = xml.parse_delete_objects(body)
-        deleted, failed = await self.objects.delete_many(req.principal, req.bucket, [k for k, _v in objects])
+        # only the "null" version exists; another version id names nothing, so nothing is deleted for it
+        wanted = [k for k, v in objects if v in (None, "null")]
+        versions = {k: v for k, v in objects if v is not None}
+        refused = [
+            (k, "InvalidArgument", "Invalid version id specified") for k, v in objects if v not in (None, "null")
+        ]
+        deleted, failed = await self.objects.delete_many(req.principal, req.bucket, wanted)
         return xml_response(
             xml.render_delete_result(
-                deleted=[(k, None) for k in deleted], errors=[(k, c, m) for k, c, m in failed], quiet=quiet
+                deleted=[(k, versions.get(k)) for k in deleted],
+                errors=[*refused, *((k, c, m) for k, c, m in failed)],
+                quiet=quiet,
             )
         )
 
     # --- object level -------------------------------------------------------
     async def object_op(self, req: S3Request) -> Response:
         m, q = req.method, req.query
+        assert req.key is not None
+        if len(req.key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+            raise s3_error("KeyTooLongError", Size=str(len(req.key.encode("utf-8", "surrogatepass"))))
+        if "versionId" in q:
+            check_version_id(q["versionId"])
         if m == "PUT":
             if "partNumber" in q and "uploadId" in q:
                 if "x-amz-copy-source" in req.headers:
@@ -681,8 +739,10 @@ class S3App:
         return Response(status_code=200, headers=self._put_headers(res, req))
 
     def _copy_source(self, req: S3Request) -> tuple[str, str]:
-        src = urllib.parse.unquote(req.headers["x-amz-copy-source"])
-        src = src.split("?versionId=")[0]
+        src, _sep, version_id = req.headers["x-amz-copy-source"].partition("?versionId=")
+        if _sep:
+            check_version_id(urllib.parse.unquote(version_id))
+        src = urllib.parse.unquote(src)
         src = src[1:] if src.startswith("/") else src
         bucket, sep, key = src.partition("/")
         if not sep or not bucket or not key:
@@ -722,17 +782,29 @@ class S3App:
         part_number = None
         if "partNumber" in req.query:
             part_number = hdr.int_param(req.query["partNumber"], "partNumber", 1, 1, 10000)
+            if "range" in req.headers:
+                raise s3_error("InvalidRequest", "Cannot specify both Range header and partNumber query parameter")
         ck = hdr.customer_key(req.headers)
-        view = await self.objects.get(
-            req.principal,
-            req.bucket,
-            req.key,
-            range_header=req.headers.get("range"),
-            part_number=part_number,
-            conditions=hdr.conditions(req.headers),
-            customer_key=ck,
-            head=head,
-        )
+        try:
+            view = await self.objects.get(
+                req.principal,
+                req.bucket,
+                req.key,
+                range_header=req.headers.get("range"),
+                part_number=part_number,
+                conditions=hdr.conditions(req.headers),
+                customer_key=ck,
+                head=head,
+            )
+        except errors.InvalidRange as exc:
+            if "PartNumberRequested" not in exc.context:
+                raise
+            raise S3Error(
+                "InvalidPartNumber",
+                "The requested partnumber is not satisfiable",
+                416,
+                **{k: str(v) for k, v in exc.context.items() if k in ("PartNumberRequested", "ActualPartCount")},
+            ) from None
         return self.object_response(req, view, head, ck)
 
     def object_response(self, req: S3Request, view: ObjectView, head: bool, ck: Any) -> Response:
@@ -748,10 +820,14 @@ class S3App:
         headers.update(hdr.encryption_response_headers(rec.sse_mode, rec.kms_key_id, rec.bucket_key_enabled, ck))
         if rec.parts_count is not None and "partNumber" in req.query:
             headers["x-amz-mp-parts-count"] = str(rec.parts_count)
-        if req.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED" and (
-            not view.partial or rec.parts_count is None and "partNumber" in req.query
-        ):
-            headers.update(hdr.checksum_headers(rec.checksum_algorithm, rec.checksum_value, rec.checksum_type))
+        if req.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED":
+            if not view.partial or rec.parts_count is None and "partNumber" in req.query:
+                headers.update(hdr.checksum_headers(rec.checksum_algorithm, rec.checksum_value, rec.checksum_type))
+            elif rec.parts_count is not None and "partNumber" in req.query and rec.checksum_type == "COMPOSITE":
+                # one part of a multipart object: that part's own checksum, which the body can be checked against
+                part = next((p for p in view.parts if p.offset == view.start), None)
+                if part is not None:
+                    headers.update(hdr.checksum_headers(rec.checksum_algorithm, part.checksum_value, None))
         for name in (
             "content-type",
             "content-language",
@@ -944,11 +1020,7 @@ class S3App:
         parts = xml.parse_complete_multipart(body)
         specs = [CompletedPartSpec(p.part_number, p.etag, p.checksums) for p in parts]
         ck = hdr.customer_key(req.headers)
-        if "if-none-match" in req.headers or "if-match" in req.headers:
-            existing = (
-                await self.objects.load(req.principal, req.bucket, req.key) if "if-match" in req.headers else None
-            )
-            del existing
+        await self.objects.check_write_conditions(req.principal, req.bucket, req.key, hdr.conditions(req.headers))
         _bucket, upload, res = await self.multipart.complete(
             req.principal, req.bucket, req.key, req.query["uploadId"], specs, ck, req.checksum or ChecksumRequest()
         )
@@ -958,7 +1030,14 @@ class S3App:
             checksums[res.checksum_algorithm] = res.checksum
         location = f"https://{req.headers.get('host', 'localhost')}/{req.bucket}/{urllib.parse.quote(req.key)}"
         return xml_response(
-            xml.render_complete_multipart(location, req.bucket, req.key, quote_etag(res.etag), checksums),
+            xml.render_complete_multipart(
+                location,
+                req.bucket,
+                req.key,
+                quote_etag(res.etag),
+                checksums,
+                checksum_type=upload.checksum_type if checksums else None,
+            ),
             headers=headers,
         )
 

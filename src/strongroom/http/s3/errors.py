@@ -131,6 +131,7 @@ DOMAIN: dict[type[e.StrongroomError], str] = {
     e.InvalidBucketName: "InvalidBucketName",
     e.InvalidLocationConstraint: "InvalidLocationConstraint",
     e.InvalidRange: "InvalidRange",
+    e.KeyTooLong: "KeyTooLongError",
     e.EntityTooSmall: "EntityTooSmall",
     e.EntityTooLarge: "EntityTooLarge",
     e.InvalidPart: "InvalidPart",
