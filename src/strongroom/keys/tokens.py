@@ -1,0 +1,287 @@
+"""Vault tokens and ACL policies, stored through the barrier.
+
+Tokens are random ``hvs.`` strings; only their SHA-256 is stored. Policies are Vault HCL (or JSON):
+``path "<glob>" { capabilities = [...] }``. Authorization is deny by default; ``root`` may do
+anything; ``deny`` on the matching rule wins. Rule priority follows Vault: the most specific
+matching path wins (fewest wildcards, then the longest prefix).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+import string
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import hcl  # type: ignore[import-untyped]
+
+from strongroom.core import errors
+from strongroom.keys.storage import VaultStorage
+
+CAPABILITIES = frozenset({"create", "read", "update", "patch", "delete", "list", "sudo", "deny"})
+DEFAULT_POLICY = """
+path "auth/token/lookup-self" { capabilities = ["read"] }
+path "auth/token/renew-self" { capabilities = ["update"] }
+path "auth/token/revoke-self" { capabilities = ["update"] }
+path "sys/capabilities-self" { capabilities = ["update"] }
+path "sys/internal/ui/mounts/*" { capabilities = ["read"] }
+path "sys/internal/ui/mounts" { capabilities = ["read"] }
+"""
+_ALPHABET = string.ascii_letters + string.digits
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass
+class TokenEntry:
+    accessor: str
+    policies: list[str]
+    display_name: str
+    creation_time: int
+    ttl: int  # seconds; 0 = no expiry
+    explicit_max_ttl: int = 0
+    meta: dict[str, str] = field(default_factory=dict)
+    renewable: bool = False
+    orphan: bool = False
+    parent: str | None = None  # hash of the parent token
+    num_uses: int = 0
+    tenant: str = "root"
+    id_hash: str = ""
+
+    @property
+    def is_root(self) -> bool:
+        return "root" in self.policies
+
+    def expire_time(self) -> int | None:
+        return self.creation_time + self.ttl if self.ttl else None
+
+    def expired(self, now: dt.datetime) -> bool:
+        exp = self.expire_time()
+        return exp is not None and now.timestamp() >= exp
+
+
+@dataclass(frozen=True)
+class Rule:
+    pattern: str
+    capabilities: frozenset[str]
+
+    def matches(self, path: str) -> bool:
+        pat = self.pattern
+        glob = pat.endswith("*")
+        if glob:
+            pat = pat[:-1]
+        p_parts = pat.split("/")
+        if "+" not in p_parts:
+            return path.startswith(pat) if glob else path == pat
+        x_parts = path.split("/")
+        if not glob and len(x_parts) != len(p_parts):
+            return False
+        if glob and len(x_parts) < len(p_parts):
+            return False
+        for i, seg in enumerate(p_parts):
+            last = i == len(p_parts) - 1
+            if seg == "+":
+                continue
+            if last and glob:
+                if not x_parts[i].startswith(seg):
+                    return False
+            elif x_parts[i] != seg:
+                return False
+        return True
+
+    def specificity(self) -> tuple[int, int, int]:
+        wild = self.pattern.split("/").count("+")
+        glob = 1 if self.pattern.endswith("*") else 0
+        return (-wild, -glob, len(self.pattern))
+
+
+def parse_policy(text: str) -> list[Rule]:
+    """Parse Vault HCL or JSON policy text into rules; bad input raises InvalidRequest."""
+    try:
+        doc = json.loads(text) if text.lstrip().startswith("{") else hcl.loads(text)
+    except Exception as exc:  # noqa: BLE001 - any parser failure is a bad policy
+        raise errors.InvalidRequest(f"failed to parse policy: {exc}") from None
+    paths = doc.get("path", {}) if isinstance(doc, dict) else {}
+    if isinstance(paths, list):  # JSON form may be a list of single-key objects
+        merged: dict[str, Any] = {}
+        for item in paths:
+            merged.update(item)
+        paths = merged
+    rules = []
+    for pattern, body in paths.items():
+        caps = body.get("capabilities", []) if isinstance(body, dict) else []
+        if body and isinstance(body, dict) and "policy" in body:  # legacy syntax
+            caps = {
+                "deny": ["deny"],
+                "read": ["read", "list"],
+                "write": ["create", "read", "update", "delete", "list"],
+                "sudo": list(CAPABILITIES - {"deny"}),
+            }.get(body["policy"], [])
+        bad = set(caps) - CAPABILITIES
+        if bad:
+            raise errors.InvalidRequest(f"invalid capabilities: {sorted(bad)}")
+        rules.append(Rule(pattern.lstrip("/"), frozenset(caps)))
+    return rules
+
+
+class TokenStore:
+    """Tokens and policies in vault storage. Thread-safe as far as the storage is."""
+
+    def __init__(self, storage: VaultStorage, clock: Callable[[], dt.datetime] = _now) -> None:
+        self.storage = storage
+        self.clock = clock
+
+    # --- policies -------------------------------------------------------
+    def put_policy(self, name: str, text: str) -> None:
+        if name in ("root",):
+            raise errors.InvalidRequest('cannot update "root" policy')
+        parse_policy(text)
+        self.storage.put(f"sys/policy/{name}", json.dumps({"name": name, "policy": text}).encode())
+
+    def get_policy(self, name: str) -> str | None:
+        if name == "default":
+            raw = self.storage.get("sys/policy/default")
+            return json.loads(raw)["policy"] if raw else DEFAULT_POLICY
+        if name == "root":
+            return ""
+        raw = self.storage.get(f"sys/policy/{name}")
+        return json.loads(raw)["policy"] if raw else None
+
+    def delete_policy(self, name: str) -> None:
+        if name in ("root", "default"):
+            raise errors.InvalidRequest(f'cannot delete "{name}" policy')
+        self.storage.delete(f"sys/policy/{name}")
+
+    def list_policies(self) -> list[str]:
+        names = {n for n in self.storage.list("sys/policy/") if not n.endswith("/")}
+        return sorted(names | {"default", "root"})
+
+    def capabilities(self, entry: TokenEntry, path: str) -> set[str]:
+        if entry.is_root:
+            return {"root"}
+        best: Rule | None = None
+        for name in entry.policies:
+            text = self.get_policy(name)
+            if text is None:
+                continue
+            for rule in parse_policy(text):
+                if rule.matches(path) and (best is None or rule.specificity() > best.specificity()):
+                    best = rule
+                elif rule.matches(path) and best is not None and rule.specificity() == best.specificity():
+                    best = Rule(best.pattern, best.capabilities | rule.capabilities)
+        if best is None or "deny" in best.capabilities:
+            return {"deny"}
+        return set(best.capabilities)
+
+    def allowed(self, entry: TokenEntry, path: str, capability: str) -> bool:
+        caps = self.capabilities(entry, path)
+        return "root" in caps or capability in caps
+
+    # --- tokens ---------------------------------------------------------
+    def _save(self, token_hash: str, entry: TokenEntry) -> None:
+        entry.id_hash = token_hash
+        self.storage.put(f"auth/token/id/{token_hash}", json.dumps(asdict(entry)).encode())
+        self.storage.put(f"auth/token/accessor/{entry.accessor}", token_hash.encode())
+
+    def create(
+        self,
+        *,
+        policies: list[str],
+        parent: TokenEntry | None,
+        ttl: int = 0,
+        explicit_max_ttl: int = 0,
+        display_name: str = "token",
+        meta: dict[str, str] | None = None,
+        renewable: bool = True,
+        no_parent: bool = False,
+        num_uses: int = 0,
+        token_id: str | None = None,
+    ) -> tuple[str, TokenEntry]:
+        pols = sorted(set(policies or (parent.policies if parent else ["default"])))
+        if parent is not None and not parent.is_root:
+            missing = set(pols) - set(parent.policies) - {"default"}
+            if missing:
+                raise errors.AccessDenied("child policies must be subset of parent")
+        if "root" not in pols and "default" not in pols:
+            pols = sorted([*pols, "default"])
+        token = token_id or "hvs." + "".join(secrets.choice(_ALPHABET) for _ in range(24))
+        accessor = "".join(secrets.choice(_ALPHABET) for _ in range(24))
+        entry = TokenEntry(
+            accessor=accessor,
+            policies=pols,
+            display_name=display_name if display_name.startswith("token") else f"token-{display_name}",
+            creation_time=int(self.clock().timestamp()),
+            ttl=ttl,
+            explicit_max_ttl=explicit_max_ttl,
+            meta=meta or {},
+            renewable=renewable and ttl > 0,
+            orphan=no_parent or parent is None,
+            parent=None if (no_parent or parent is None) else parent.id_hash,
+            num_uses=num_uses,
+            tenant=parent.tenant if parent else "root",
+        )
+        h = _hash(token)
+        if self.storage.get(f"auth/token/id/{h}") is not None:
+            raise errors.InvalidRequest("cannot create a token with a duplicate ID")
+        self._save(h, entry)
+        if entry.parent:
+            self.storage.put(f"auth/token/parent/{entry.parent}/{h}", b"1")
+        return token, entry
+
+    def lookup(self, token: str) -> TokenEntry | None:
+        return self._lookup_hash(_hash(token))
+
+    def _lookup_hash(self, token_hash: str) -> TokenEntry | None:
+        raw = self.storage.get(f"auth/token/id/{token_hash}")
+        if raw is None:
+            return None
+        entry = TokenEntry(**json.loads(raw))
+        if entry.expired(self.clock()):
+            self._revoke_hash(token_hash)
+            return None
+        return entry
+
+    def lookup_accessor(self, accessor: str) -> TokenEntry | None:
+        raw = self.storage.get(f"auth/token/accessor/{accessor}")
+        return self._lookup_hash(raw.decode()) if raw else None
+
+    def revoke(self, token: str) -> None:
+        self._revoke_hash(_hash(token))
+
+    def revoke_accessor(self, accessor: str) -> None:
+        raw = self.storage.get(f"auth/token/accessor/{accessor}")
+        if raw:
+            self._revoke_hash(raw.decode())
+
+    def _revoke_hash(self, token_hash: str) -> None:
+        for child in self.storage.list(f"auth/token/parent/{token_hash}/"):
+            self.storage.delete(f"auth/token/parent/{token_hash}/{child}")
+            self._revoke_hash(child)
+        raw = self.storage.get(f"auth/token/id/{token_hash}")
+        if raw is not None:
+            entry = TokenEntry(**json.loads(raw))
+            self.storage.delete(f"auth/token/accessor/{entry.accessor}")
+            if entry.parent:
+                self.storage.delete(f"auth/token/parent/{entry.parent}/{token_hash}")
+        self.storage.delete(f"auth/token/id/{token_hash}")
+
+    def renew(self, entry: TokenEntry, increment: int | None) -> TokenEntry:
+        if not entry.renewable:
+            raise errors.InvalidRequest("lease is not renewable")
+        now = int(self.clock().timestamp())
+        new_ttl = (now - entry.creation_time) + (increment or entry.ttl)
+        if entry.explicit_max_ttl:
+            new_ttl = min(new_ttl, entry.explicit_max_ttl)
+        entry.ttl = new_ttl
+        self._save(entry.id_hash, entry)
+        return entry
