@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -131,10 +132,10 @@ def wait_healthy(server: Server, timeout: float = 60.0) -> None:
             raise RuntimeError(f"server exited with {server.proc.returncode}:\n{server.log()}")
         ca = server.data_dir / "tls" / "ca.pem"
         try:
-            verify: object = str(ca) if scheme == "https" else False
             if scheme == "https" and not ca.exists():
                 raise FileNotFoundError
-            r = httpx.get(f"{scheme}://localhost:{server.port}/_strongroom/health", verify=verify, timeout=2)  # type: ignore[arg-type]
+            verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(ca)) if scheme == "https" else False
+            r = httpx.get(f"{scheme}://localhost:{server.port}/_strongroom/health", verify=verify, timeout=2)
             if r.status_code == 200:
                 return
         except (httpx.HTTPError, FileNotFoundError, OSError):
