@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import hcl  # type: ignore[import-untyped]
+import hcl
 
 from strongroom.core import errors
 from strongroom.keys.storage import VaultStorage
