@@ -199,3 +199,68 @@ class SealMismatch(KeyError_):
 
 class SealDeviceError(KeyError_):
     """The seal device (key file or HSM) could not unwrap the root key; the vault stays sealed."""
+
+
+# --- vault engines (transit, kv v2) ---------------------------------------
+
+
+class VaultError(StrongroomError):
+    """A Vault API operation failed; ``status`` is the HTTP status Vault answers with."""
+
+    status = 500
+
+    def __init__(
+        self, message: str = "", *, status: int | None = None, data: dict[str, object] | None = None, **context: object
+    ) -> None:
+        super().__init__(message, **context)
+        if status is not None:
+            self.status = status
+        self.data = data
+
+
+class VaultInvalidRequest(VaultError, InvalidRequest):
+    """The Vault request is invalid (HTTP 400)."""
+
+    status = 400
+
+
+class VaultNotFound(VaultError, NotFound):
+    """The Vault path, key or secret does not exist (HTTP 404)."""
+
+    status = 404
+
+
+class KVVersionDeleted(VaultNotFound):
+    """The secret version is deleted or destroyed; Vault answers 404 with its metadata in ``data``."""
+
+
+class TransitKeyNotFound(VaultError, KeyNotFound):
+    """The transit key does not exist (HTTP 404; 400 on operation paths, as Vault does)."""
+
+    status = 404
+
+
+class TransitKeyDisabled(VaultError, KeyDisabled):
+    """The transit key is disabled; operations under it are refused (HTTP 400)."""
+
+    status = 400
+
+
+class TransitKeyPendingDeletion(VaultError, KeyPendingDeletion):
+    """The transit key is scheduled for deletion; operations under it are refused (HTTP 400)."""
+
+    status = 400
+
+
+class TransitKeyDestroyed(VaultError, KeyDestroyed):
+    """The transit key was destroyed (crypto-shredded); its name stays reserved (HTTP 400)."""
+
+    status = 400
+
+
+class KeyStateConflict(VaultInvalidRequest):
+    """The key's lifecycle state does not allow this change (HTTP 400)."""
+
+
+class KeyPurgeProtected(VaultInvalidRequest):
+    """Purge protection forbids deleting or force-destroying this key (HTTP 400)."""
