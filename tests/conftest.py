@@ -16,6 +16,9 @@ import pytest
 
 ROOT_ACCESS = "SRTESTROOTACCESSKEY1"
 ROOT_SECRET = "test-root-secret-key-0123456789abcdefghij"
+ROOT_TOKEN = "hvs.strongroom-test-root-token"
+# CLI subprocesses (strongroom key ..., operator ...) authenticate to the vault with this token
+os.environ.setdefault("STRONGROOM_ROOT_TOKEN", ROOT_TOKEN)
 
 
 def free_port() -> int:
@@ -108,10 +111,12 @@ def start_server(
         {
             "STRONGROOM_ROOT_ACCESS_KEY": ROOT_ACCESS,
             "STRONGROOM_ROOT_SECRET_KEY": ROOT_SECRET,
+            "STRONGROOM_ROOT_TOKEN": ROOT_TOKEN,
             "STRONGROOM_LOG_LEVEL": "warning",
         }
     )
     full_env.pop("STRONGROOM__RESOLVED_SETTINGS", None)
+    full_env.pop("STRONGROOM__INTERNAL_TOKEN", None)
     full_env.update(env or {})
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.parent / f"server-{port}-{time.monotonic_ns()}.log"

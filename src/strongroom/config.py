@@ -45,6 +45,21 @@ class Settings(BaseSettings):
     log_level: str = "info"
     sweep_interval_seconds: float = 300.0
     hostname_suffixes: list[str] = Field(default_factory=list)  # virtual-hosted-style base domains
+    # key vault seal: "keyfile" (embedded default, development grade), "shamir" (operator init/unseal), "pkcs11"
+    seal: str = "keyfile"
+    pkcs11_lib: str = "/usr/lib/softhsm/libsofthsm2.so"
+    pkcs11_token_label: str = "strongroom"
+    pkcs11_pin: str = ""
+    pkcs11_key_label: str = "strongroom-root"
+    vault_url: str = ""  # where S3 gateways reach the vault; empty = https://localhost:<vault_port>
+    vault_ca: Path | None = None  # CA to verify the vault; empty = DATA/tls/ca.pem (or --cert)
+
+    @field_validator("seal")
+    @classmethod
+    def _seal(cls, v: str) -> str:
+        if v not in ("keyfile", "shamir", "pkcs11"):
+            raise ValueError("seal must be keyfile, shamir or pkcs11")
+        return v
 
     @field_validator("workers")
     @classmethod
@@ -83,6 +98,18 @@ class Settings(BaseSettings):
     @property
     def keys_dir(self) -> Path:
         return self.data_dir / "keys"
+
+    @property
+    def vault_endpoint(self) -> str:
+        scheme = "http" if self.insecure_http else "https"
+        return self.vault_url or f"{scheme}://localhost:{self.vault_port}"
+
+    def vault_ca_file(self) -> Path | None:
+        if self.vault_ca:
+            return self.vault_ca
+        if self.cert:
+            return self.cert
+        return self.tls_dir / "ca.pem"
 
     def region_backend(self, region: str) -> str:
         cfg = self.regions[region]

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
+import secrets
+import signal
+import ssl
+import subprocess
 import sys
+import time
 from typing import Any
 
 import uvicorn
 
-from strongroom.bootstrap import build_runtime, first_start
+from strongroom.bootstrap import INTERNAL_TOKEN_ENV, build_runtime, first_start
 from strongroom.config import RESOLVED_ENV, Settings
-from strongroom.tls import TLS12_CIPHERS, TLSFiles, ensure_tls, server_context
+from strongroom.tls import TLS12_CIPHERS, TLSFiles, client_context, ensure_tls, server_context
 
 log = logging.getLogger("strongroom")
 
@@ -49,17 +55,40 @@ class TLSConfig(uvicorn.Config):
             self.ssl = server_context(self.tls_files)
 
 
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Linux: the vault child gets SIGTERM when the parent dies, even by SIGKILL."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def _wait_for_vault(settings: Settings, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    import httpx
+
+    ca = settings.vault_ca_file()
+    verify: ssl.SSLContext | bool = False
+    if not settings.insecure_http and ca is not None:
+        verify = client_context(ca)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the key vault exited with status {proc.returncode}")
+        try:
+            httpx.get(f"{settings.vault_endpoint}/v1/sys/health", verify=verify, timeout=2)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise SystemExit("the key vault did not start")
+
+
 def serve(settings: Settings) -> None:
     rt = build_runtime(settings, run_migrations=True)
-    creds = first_start(rt)
-    rt.repo.close()
+    first_start(rt)
+    rt.close()
     scheme = "http" if settings.insecure_http else "https"
-    if creds is not None:
-        print("=" * 72)
-        print("strongroom root credentials (shown once; the secret is not stored in plaintext):")
-        print(f"  access key: {creds.access_key}")
-        print(f"  secret key: {creds.secret_key}")
-        print("=" * 72, flush=True)
     tls_files: TLSFiles | None = None
     if settings.insecure_http:
         banner = "!" * 72
@@ -75,7 +104,28 @@ def serve(settings: Settings) -> None:
         if tls_files.ca is not None:
             print(f"TLS CA certificate for clients: {tls_files.ca.resolve()}", flush=True)
     os.environ[RESOLVED_ENV] = settings.model_dump_json()
-    print(f"strongroom S3 endpoint: {scheme}://{settings.host}:{settings.port}", flush=True)
+    os.environ[INTERNAL_TOKEN_ENV] = secrets.token_urlsafe(32)
+    run_dir = settings.data_dir / "run"
+    run_dir.mkdir(exist_ok=True, mode=0o700)
+    (run_dir / "vault.json").write_text(
+        json.dumps({"url": settings.vault_endpoint, "ca": str(settings.vault_ca_file() or "")})
+    )
+    vault = subprocess.Popen([sys.executable, "-m", "strongroom", "vault-server"], preexec_fn=_die_with_parent)
+    try:
+        _wait_for_vault(settings, vault)
+        print(f"strongroom key vault: {settings.vault_endpoint}", flush=True)
+        print(f"strongroom S3 endpoint: {scheme}://{settings.host}:{settings.port}", flush=True)
+        _run_s3(settings, tls_files)
+    finally:
+        if vault.poll() is None:
+            vault.terminate()
+            try:
+                vault.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                vault.kill()
+
+
+def _run_s3(settings: Settings, tls_files: TLSFiles | None) -> None:
     kwargs: dict[str, Any] = dict(
         host=settings.host,
         port=settings.port,

@@ -42,3 +42,12 @@ def server_context(files: TLSFiles) -> ssl.SSLContext:
         ctx.load_verify_locations(str(files.client_ca))
         ctx.verify_mode = ssl.CERT_REQUIRED
     return ctx
+
+
+def client_context(cafile: str | Path | None) -> ssl.SSLContext:
+    """A client context trusting cafile. A server's own (leaf) certificate works too (partial chains)."""
+    ctx = ssl.create_default_context(cafile=str(cafile) if cafile else None)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    if cafile:
+        ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    return ctx

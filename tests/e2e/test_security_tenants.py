@@ -52,21 +52,6 @@ MISSING = "sec-tenant-nonexistent"
 ROOT_KMS = "sec-root-kms-key"
 BODY = b"root tenant's private object" * 100
 
-ADD_KEY = """
-import sys
-from pathlib import Path
-from strongroom.bootstrap import build_runtime
-from strongroom.config import load_settings
-
-data_dir, tenant, ak, sk = sys.argv[1:5]
-rt = build_runtime(load_settings(data_dir=Path(data_dir)), run_migrations=False)
-try:
-    rt.repo.ensure_tenant(tenant, tenant)
-    rt.repo.add_access_key(ak, tenant, rt.keys.seal_credential(ak, sk), False)
-finally:
-    rt.repo.close()
-"""
-
 
 def _clean_env() -> dict[str, str]:
     env = dict(os.environ)
@@ -80,7 +65,21 @@ def tenants(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, 
     srv = _ct.start_server(tmp_path_factory.mktemp("sec-tenants") / "data")
     try:
         for cmd in (
-            [sys.executable, "-c", ADD_KEY, str(srv.data_dir), "t2", T2_ACCESS, T2_SECRET],
+            [
+                sys.executable,
+                "-m",
+                "strongroom",
+                "credential",
+                "create",
+                "--tenant",
+                "t2",
+                "--access-key",
+                T2_ACCESS,
+                "--secret-key",
+                T2_SECRET,
+                "--data-dir",
+                str(srv.data_dir),
+            ],
             [sys.executable, "-m", "strongroom", "key", "create", ROOT_KMS, "--data-dir", str(srv.data_dir)],
         ):
             out = subprocess.run(

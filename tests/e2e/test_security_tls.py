@@ -161,7 +161,7 @@ def _mode(p: Path) -> int:
 def test_key_files_are_private(server: Server) -> None:
     data = server.data_dir
     keys = sorted(p for p in (data / "keys").iterdir() if p.is_file())
-    assert {p.name for p in keys} >= {"service-root.key", "infra-root.key"}
+    assert {p.name for p in keys} >= {"unseal.key", "infra-root.key"}
     tls_keys = sorted((data / "tls").glob("*-key.pem"))
     assert {p.name for p in tls_keys} >= {"server-key.pem"}
     bad = {str(p.relative_to(data)): oct(_mode(p)) for p in [*keys, *tls_keys] if _mode(p) != 0o600}

@@ -138,7 +138,6 @@ def make_tenant(repo: Repository, name: str = "acme") -> str:
 
 def make_bucket(repo: Repository, tenant_id: str, name: str, region: str = REGION) -> Bucket:
     key_id = f"bk-{uuid.uuid4().hex}"
-    repo.create_service_key(key_id, tenant_id, region, "bucket", b"sealed-material")
     return repo.create_bucket(
         Bucket(
             id=str(uuid.uuid4()),
@@ -212,106 +211,19 @@ def test_alembic_head_matches_models(repo: Repository) -> None:
 # --- tenants and access keys ----------------------------------------------------------
 
 
-def test_tenants_and_access_keys(repo: Repository) -> None:
-    t = repo.ensure_tenant("t-1", "acme")
-    assert (t.id, t.name) == ("t-1", "acme")
-    assert_utc(t.created_at)
-    assert repo.ensure_tenant("t-1", "renamed").name == "acme"  # idempotent, never renames
-    repo.ensure_tenant("t-2", "other")
-
-    assert repo.count_access_keys() == 0
-    repo.add_access_key("AKIAOPERATOR", "t-1", b"\x00sealed\xff", is_operator=True)
-    repo.add_access_key("AKIAUSER", "t-2", b"user-secret", is_operator=False)
-    assert repo.count_access_keys() == 2
-
-    ak = repo.get_access_key("AKIAOPERATOR")
-    assert ak is not None
-    assert (ak.tenant_id, ak.secret_sealed, ak.is_operator, ak.enabled) == (
-        "t-1", b"\x00sealed\xff", True, True)
-    assert_utc(ak.created_at)
-    user = repo.get_access_key("AKIAUSER")
-    assert user is not None and user.is_operator is False and user.tenant_id == "t-2"
-    assert repo.get_access_key("AKIAMISSING") is None
 
 
-def test_duplicate_access_key_never_overwrites(repo: Repository) -> None:
-    repo.ensure_tenant("t-1", "acme")
-    repo.add_access_key("AKIA1", "t-1", b"first", is_operator=False)
-    with pytest.raises(Exception):  # noqa: B017 - the contract is only "refused"
-        repo.add_access_key("AKIA1", "t-1", b"second", is_operator=True)
-    ak = repo.get_access_key("AKIA1")
-    assert ak is not None and (ak.secret_sealed, ak.is_operator) == (b"first", False)
-    assert repo.count_access_keys() == 1
 
 
 # --- service keys ---------------------------------------------------------------------
 
 
-def test_service_key_lifecycle(repo: Repository, tenant: str) -> None:
-    key = repo.create_service_key("kms-1", tenant, REGION, "kms", b"v1-material", description="payroll")
-    assert (key.id, key.state, key.latest_version, key.purpose, key.description) == (
-        "kms-1", "enabled", 1, "kms", "payroll")
-    got = repo.get_service_key("kms-1")
-    assert got is not None and got.tenant_id == tenant and got.region == REGION and got.deletion_date is None
-    assert_utc(got.created_at)
-    v1 = repo.get_service_key_version("kms-1", 1)
-    assert v1 is not None and v1.material_sealed == b"v1-material"
-    assert_utc(v1.created_at)
-
-    assert repo.add_service_key_version("kms-1", b"v2-material") == 2
-    assert repo.add_service_key_version("kms-1", b"v3-material") == 3
-    assert repo.get_service_key("kms-1").latest_version == 3  # type: ignore[union-attr]
-    assert [repo.get_service_key_version("kms-1", v).material_sealed for v in (1, 2, 3)] == [  # type: ignore[union-attr]
-        b"v1-material", b"v2-material", b"v3-material"]
-    assert repo.get_service_key_version("kms-1", 4) is None
-    assert repo.get_service_key("nope") is None
-
-    when = dt.datetime(2026, 4, 1, 9, 30, tzinfo=IST)
-    repo.set_service_key_state("kms-1", "pending_deletion", when)
-    got = repo.get_service_key("kms-1")
-    assert got is not None and got.state == "pending_deletion"
-    assert got.deletion_date == when
-    assert_utc(got.deletion_date)
-    assert repo.get_service_key_version("kms-1", 2).material_sealed == b"v2-material"  # type: ignore[union-attr]
-
-    repo.set_service_key_state("kms-1", "enabled")
-    got = repo.get_service_key("kms-1")
-    assert got is not None and (got.state, got.deletion_date) == ("enabled", None)
-
-    repo.set_service_key_state("kms-1", "destroyed")
-    assert repo.get_service_key("kms-1").state == "destroyed"  # type: ignore[union-attr]
-    for v in (1, 2, 3):
-        version = repo.get_service_key_version("kms-1", v)
-        assert version is not None and version.material_sealed is None
 
 
-def test_destroying_one_key_keeps_other_keys_material(repo: Repository, tenant: str) -> None:
-    repo.create_service_key("a", tenant, REGION, "kms", b"a-material")
-    repo.create_service_key("b", tenant, REGION, "kms", b"b-material")
-    repo.set_service_key_state("a", "destroyed")
-    assert repo.get_service_key_version("b", 1).material_sealed == b"b-material"  # type: ignore[union-attr]
 
 
-def test_service_key_rejections(repo: Repository, tenant: str) -> None:
-    repo.create_service_key("kms-1", tenant, REGION, "kms", b"original")
-    with pytest.raises(errors.Conflict):
-        repo.create_service_key("kms-1", tenant, REGION, "bucket", b"replacement")
-    key = repo.get_service_key("kms-1")
-    assert key is not None and key.purpose == "kms" and key.latest_version == 1
-    assert repo.get_service_key_version("kms-1", 1).material_sealed == b"original"  # type: ignore[union-attr]
-    with pytest.raises(errors.KeyNotFound):
-        repo.add_service_key_version("missing", b"x")
-    with pytest.raises(errors.KeyNotFound):
-        repo.set_service_key_state("missing", "disabled")
 
 
-def test_list_service_keys(repo: Repository) -> None:
-    t1, t2 = make_tenant(repo, "one"), make_tenant(repo, "two")
-    for key_id, t in [("k-c", t1), ("k-a", t1), ("k-b", t2)]:
-        repo.create_service_key(key_id, t, REGION, "kms", b"m")
-    assert [k.id for k in repo.list_service_keys()] == ["k-a", "k-b", "k-c"]
-    assert [k.id for k in repo.list_service_keys(t1)] == ["k-a", "k-c"]
-    assert [k.id for k in repo.list_service_keys(t2)] == ["k-b"]
 
 
 # --- infrastructure keys ---------------------------------------------------------------
@@ -841,19 +753,6 @@ def test_concurrent_completes_of_one_upload_publish_it_once(repo: Repository, bu
         assert sorted(type(e).__name__ for e in outcome) == ["NoSuchUpload", "NoneType"], outcome
 
 
-def test_concurrent_key_rotations_get_distinct_versions(repo: Repository, tenant: str) -> None:
-    repo.create_service_key("kms-1", tenant, REGION, "kms", b"v1")
-    got: list[int] = []
-
-    def rotate(tag: str) -> None:
-        for i in range(10):
-            got.append(repo.add_service_key_version("kms-1", f"{tag}{i}".encode()))
-
-    assert run_together(lambda: rotate("a"), lambda: rotate("b")) == [None, None]
-    assert sorted(got) == list(range(2, 22))
-    assert repo.get_service_key("kms-1").latest_version == 21  # type: ignore[union-attr]
-    materials = {repo.get_service_key_version("kms-1", v).material_sealed for v in got}  # type: ignore[union-attr]
-    assert len(materials) == 20
 
 
 def test_concurrent_uploads_of_one_part_number_keep_one_and_queue_the_rest(

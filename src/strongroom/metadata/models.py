@@ -64,41 +64,6 @@ class Tenant(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
-class AccessKey(Base):
-    """An S3 credential. The secret is sealed under the service root (SigV4 needs it, so no hash)."""
-
-    __tablename__ = "access_keys"
-    access_key_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
-    secret_sealed: Mapped[bytes] = mapped_column(LargeBinary)
-    is_operator: Mapped[bool] = mapped_column(Boolean, default=False)
-    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-
-
-class ServiceKey(Base):
-    """A customer-controlled key (layer 1 KEK): a bucket's SSE-S3 key or a named SSE-KMS key."""
-
-    __tablename__ = "service_keys"
-    id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
-    region: Mapped[str] = mapped_column(String(64))
-    purpose: Mapped[str] = mapped_column(String(16))  # "bucket" | "kms"
-    state: Mapped[str] = mapped_column(String(24), default="enabled")
-    latest_version: Mapped[int] = mapped_column(Integer, default=1)
-    description: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    deletion_date: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-
-
-class ServiceKeyVersion(Base):
-    __tablename__ = "service_key_versions"
-    key_id: Mapped[str] = mapped_column(ForeignKey("service_keys.id", ondelete="CASCADE"), primary_key=True)
-    version: Mapped[int] = mapped_column(Integer, primary_key=True)
-    material_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # None once destroyed
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-
-
 class InfraKeyVersion(Base):
     """A region's infrastructure key (layer 2 KEK), sealed under the separate infrastructure root."""
 
@@ -116,7 +81,7 @@ class Bucket(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
     region: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    bucket_key_id: Mapped[str] = mapped_column(ForeignKey("service_keys.id"))
+    bucket_key_id: Mapped[str] = mapped_column(String(128))  # the bucket's SSE-S3 key in the vault
     sse_algorithm: Mapped[str] = mapped_column(String(16), default="AES256")  # default for new objects
     kms_key_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     bucket_key_enabled: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -19,15 +19,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from strongroom.core import errors
 from strongroom.metadata.models import (
-    AccessKey,
     BlobGarbage,
     Bucket,
     InfraKeyVersion,
     MultipartUpload,
     ObjectPart,
     ObjectRecord,
-    ServiceKey,
-    ServiceKeyVersion,
     Tenant,
     UploadPart,
 )
@@ -125,88 +122,6 @@ class Repository:
                 s.add(t)
             return t
 
-    def add_access_key(self, access_key_id: str, tenant_id: str, secret_sealed: bytes, is_operator: bool) -> None:
-        with self.session() as s:
-            s.add(
-                AccessKey(
-                    access_key_id=access_key_id,
-                    tenant_id=tenant_id,
-                    secret_sealed=secret_sealed,
-                    is_operator=is_operator,
-                    enabled=True,
-                    created_at=_now(),
-                )
-            )
-
-    def get_access_key(self, access_key_id: str) -> AccessKey | None:
-        with self.session() as s:
-            return s.get(AccessKey, access_key_id)
-
-    def count_access_keys(self) -> int:
-        with self.session() as s:
-            return int(s.scalar(select(func.count()).select_from(AccessKey)) or 0)
-
-    # --- service keys (layer 1 KEKs) -------------------------------------
-    def create_service_key(
-        self, key_id: str, tenant_id: str, region: str, purpose: str, material_sealed: bytes, description: str = ""
-    ) -> ServiceKey:
-        now = _now()
-        try:
-            with self.session() as s:
-                key = ServiceKey(
-                    id=key_id,
-                    tenant_id=tenant_id,
-                    region=region,
-                    purpose=purpose,
-                    state="enabled",
-                    latest_version=1,
-                    description=description,
-                    created_at=now,
-                )
-                s.add(key)
-                s.flush()
-                s.add(ServiceKeyVersion(key_id=key_id, version=1, material_sealed=material_sealed, created_at=now))
-                return key
-        except IntegrityError as exc:
-            raise errors.Conflict(f"key {key_id!r} already exists") from exc
-
-    def get_service_key(self, key_id: str) -> ServiceKey | None:
-        with self.session() as s:
-            return s.get(ServiceKey, key_id)
-
-    def get_service_key_version(self, key_id: str, version: int) -> ServiceKeyVersion | None:
-        with self.session() as s:
-            return s.get(ServiceKeyVersion, (key_id, version))
-
-    def list_service_keys(self, tenant_id: str | None = None) -> list[ServiceKey]:
-        with self.session() as s:
-            q = select(ServiceKey).order_by(ServiceKey.id)
-            if tenant_id is not None:
-                q = q.where(ServiceKey.tenant_id == tenant_id)
-            return list(s.scalars(q))
-
-    def add_service_key_version(self, key_id: str, material_sealed: bytes) -> int:
-        with self.session() as s:
-            key = s.get(ServiceKey, key_id, with_for_update=True)
-            if key is None:
-                raise errors.KeyNotFound(f"key {key_id!r} not found")
-            version = key.latest_version + 1
-            s.add(ServiceKeyVersion(key_id=key_id, version=version, material_sealed=material_sealed, created_at=_now()))
-            key.latest_version = version
-            return version
-
-    def set_service_key_state(self, key_id: str, state: str, deletion_date: dt.datetime | None = None) -> None:
-        with self.session() as s:
-            key = s.get(ServiceKey, key_id)
-            if key is None:
-                raise errors.KeyNotFound(f"key {key_id!r} not found")
-            key.state = state
-            key.deletion_date = deletion_date
-            if state == "destroyed":
-                s.execute(
-                    update(ServiceKeyVersion).where(ServiceKeyVersion.key_id == key_id).values(material_sealed=None)
-                )
-
     # --- infrastructure keys (layer 2 KEKs) ------------------------------
     def latest_infra_version(self, region: str) -> InfraKeyVersion | None:
         with self.session() as s:
@@ -238,7 +153,9 @@ class Repository:
             return bucket
         except IntegrityError as exc:
             existing = self.get_bucket(bucket.name)
-            if existing is not None and existing.tenant_id == bucket.tenant_id:
+            if existing is None:
+                raise errors.Conflict(f"bucket {bucket.name} could not be created") from exc
+            if existing.tenant_id == bucket.tenant_id:
                 raise errors.BucketAlreadyOwnedByYou(BucketName=bucket.name) from exc
             raise errors.BucketAlreadyExists(BucketName=bucket.name) from exc
 

@@ -42,9 +42,10 @@ class BucketService:
             if existing.tenant_id == principal.tenant_id:
                 raise errors.BucketAlreadyOwnedByYou(BucketName=name)
             raise errors.BucketAlreadyExists(BucketName=name)
+        self.rt.repo.ensure_tenant(principal.tenant_id, principal.tenant_id)
         bucket_id = str(uuid.uuid4())
         key_id = bucket_key_id(bucket_id)
-        self.rt.keys.create_key(key_id, principal.tenant_id, region, "bucket", f"SSE-S3 key of bucket {name}")
+        self.rt.keys.create_key(key_id, principal.tenant_id, region)
         bucket = Bucket(
             id=bucket_id,
             name=name,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import logging
 import secrets
 import time
@@ -17,12 +18,14 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
 from strongroom.core import errors
+from strongroom.core.checksums import Checksum
 from strongroom.core.types import ChecksumRequest, Principal
 from strongroom.http.s3 import headers as hdr
 from strongroom.http.s3 import xml
 from strongroom.http.s3.chunked import ChunkedDecoder
 from strongroom.http.s3.errors import S3Error, from_domain, s3_error
 from strongroom.http.s3.sigv4 import AuthContext, PayloadHasher, authenticate
+from strongroom.policy.names import MAX_KEY_BYTES
 from strongroom.service.buckets import BucketService
 from strongroom.service.listing import ListingService
 from strongroom.service.multipart import CompletedPartSpec, MultipartService
@@ -33,7 +36,6 @@ log = logging.getLogger("strongroom.s3")
 
 MAX_XML_BODY = 4 * 1024 * 1024
 MAX_HEADER_BYTES = 16 * 1024
-MAX_KEY_BYTES = 1024
 XMLNS = "application/xml"
 Handler = Callable[["S3Request"], Awaitable[Response]]
 
@@ -109,12 +111,22 @@ class S3Request:
             return hashed()
         return counted(raw)
 
-    async def read_small(self, limit: int = MAX_XML_BODY) -> bytes:
+    async def read_small(self, limit: int = MAX_XML_BODY, body_checksum: bool = True) -> bytes:
+        """A whole (XML) request body, checked against its Content-MD5 and, with ``body_checksum``, its
+        x-amz-checksum-* value (CompleteMultipartUpload's checksum headers describe the object instead)."""
         buf = bytearray()
         async for chunk in self.body():
             buf += chunk
             if len(buf) > limit:
                 raise s3_error("MaxMessageLengthExceeded")
+        md5 = content_md5(self.headers)
+        if md5 is not None and base64.b64decode(md5) != hashlib.md5(buf, usedforsecurity=False).digest():
+            raise s3_error("BadDigest", "The Content-MD5 you specified did not match what we received.")
+        checksum = self.checksum
+        if body_checksum and checksum is not None and checksum.algorithm and checksum.value is not None:
+            computed = Checksum(checksum.algorithm)
+            computed.update(buf)
+            computed.verify(checksum.value)
         return bytes(buf)
 
 
@@ -171,6 +183,20 @@ def _withheld_body(request: Request) -> bool:
     if "100-continue" not in h.get("expect", "").lower():
         return False
     return "transfer-encoding" in h or h.get("content-length", "0") not in ("", "0")
+
+
+def content_md5(headers: dict[str, str]) -> str | None:
+    """The Content-MD5 header, refused up front (InvalidDigest) unless it is base64 of 16 bytes."""
+    value = headers.get("content-md5")
+    if value is None:
+        return None
+    try:
+        digest = base64.b64decode(value, validate=True)
+    except ValueError:
+        digest = b""
+    if len(digest) != 16:
+        raise s3_error("InvalidDigest")
+    return value
 
 
 def check_version_id(version_id: str | None) -> None:
@@ -248,7 +274,7 @@ class S3App:
             headers["content-range"] = f"bytes */{extra['ActualObjectSize']}"
         if method == "HEAD":
             return Response(status_code=exc.status, headers=headers)
-        body = xml.render_error(exc.code, exc.message, resource, request_id, extra)
+        body = xml.render_error(exc.code, exc.message, resource, request_id, extra, host_id=request_id)
         return xml_response(body, exc.status, headers)
 
     # --- routing ----------------------------------------------------------
@@ -276,11 +302,11 @@ class S3App:
         hit = self._secret_cache.get(access_key)
         if hit and now - hit[0] < 30:
             return hit[1]
-        row = self.rt.repo.get_access_key(access_key)
-        if row is None or not row.enabled:
+        got = self.rt.vault.credential(access_key)
+        if got is None:
             return None
-        secret = self.rt.keys.open_credential(access_key, row.secret_sealed)
-        self._secret_cache[access_key] = (now, secret, Principal(access_key, row.tenant_id, row.is_operator))
+        secret, tenant = got
+        self._secret_cache[access_key] = (now, secret, Principal(access_key, tenant, False))
         return secret
 
     async def authenticate(self, req: S3Request) -> None:
@@ -349,7 +375,11 @@ class S3App:
             await anyio.to_thread.run_sync(self.rt.repo.ping)
         except Exception:  # noqa: BLE001 - any failure means not ready
             return Response(b'{"status":"unavailable"}', status_code=503, media_type="application/json")
-        if not self.ready:
+        try:
+            vault = await anyio.to_thread.run_sync(self.rt.vault.status)
+        except errors.StrongroomError:
+            vault = {}
+        if not self.ready or vault.get("sealed", True):
             return Response(b'{"status":"unavailable"}', status_code=503, media_type="application/json")
         return Response(b'{"status":"ok"}', media_type="application/json")
 
@@ -481,6 +511,7 @@ class S3App:
                 owner_id=req.principal.tenant_id if owner else None,
                 owner_name=req.principal.tenant_id if owner else None,
                 checksum_algorithm=r.checksum_algorithm,
+                checksum_type=r.checksum_type if r.checksum_algorithm else None,
             )
             for r in rows
         ]
@@ -733,7 +764,7 @@ class S3App:
             hdr.object_headers(req.headers),
             hdr.sse_request(req.headers),
             req.checksum,
-            req.headers.get("content-md5"),
+            content_md5(req.headers),
             hdr.conditions(req.headers),
         )
         return Response(status_code=200, headers=self._put_headers(res, req))
@@ -944,7 +975,7 @@ class S3App:
             req.query["uploadId"],
             self._part_number(req),
             req.body(),
-            req.headers.get("content-md5"),
+            content_md5(req.headers),
             req.checksum,
             ck,
         )
@@ -1016,7 +1047,7 @@ class S3App:
 
     async def complete_upload(self, req: S3Request) -> Response:
         assert req.principal is not None and req.bucket and req.key
-        body = await req.read_small()
+        body = await req.read_small(body_checksum=False)
         parts = xml.parse_complete_multipart(body)
         specs = [CompletedPartSpec(p.part_number, p.etag, p.checksums) for p in parts]
         ck = hdr.customer_key(req.headers)

@@ -1,0 +1,814 @@
+"""The Vault-compatible HTTP API (hvac-compatible subset): parse, authenticate, authorise, render.
+
+Every path starts with /v1/. PUT and POST are the same; LIST and GET ?list=true are the same.
+Errors are ``{"errors": [...]}`` with Content-Type application/json; success with data is the
+Vault envelope; success without data is 204.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hmac
+import inspect
+import json
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from strongroom import __version__
+from strongroom.core import errors
+from strongroom.http.vault.errors import VaultHTTPError, from_domain, permission_denied
+from strongroom.keys.tokens import TokenEntry
+from strongroom.service.vault import VaultCore
+
+log = logging.getLogger("strongroom.vault.http")
+
+MAX_BODY = 32 * 1024 * 1024
+VAULT_VERSION = f"1.15.0+strongroom.{__version__}"
+UNAUTHENTICATED = {"sys/init", "sys/seal-status", "sys/unseal", "sys/health", "sys/leader"}
+
+
+@dataclass
+class Call:
+    method: str  # read | list | update | delete | patch
+    path: str  # without /v1/
+    body: dict[str, Any]
+    query: dict[str, str]
+    token: TokenEntry | None
+    raw_token: str | None
+    request_id: str
+    internal: bool = False
+
+
+Handler = Callable[["VaultApp", Call, re.Match[str]], Any]
+ROUTES: list[tuple[set[str], re.Pattern[str], Handler]] = []
+
+
+def route(methods: str, pattern: str) -> Callable[[Handler], Handler]:
+    def deco(fn: Handler) -> Handler:
+        ROUTES.append((set(methods.split(",")), re.compile(pattern + r"$"), fn))
+        return fn
+
+    return deco
+
+
+def envelope(data: Any = None, *, auth: Any = None, request_id: str = "", warnings: Any = None) -> dict[str, Any]:
+    return {
+        "request_id": request_id or str(uuid.uuid4()),
+        "lease_id": "",
+        "renewable": False,
+        "lease_duration": 0,
+        "data": data,
+        "wrap_info": None,
+        "warnings": warnings,
+        "auth": auth,
+    }
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(json.dumps(body, separators=(",", ":")).encode(), status_code=status, media_type="application/json")
+
+
+def _call(fn: Callable[..., Any], **kwargs: Any) -> Any:
+    """Call fn with the kwargs it accepts (Vault bodies carry fields an operation may not use)."""
+    params = inspect.signature(fn).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return fn(**kwargs)
+    return fn(**{k: v for k, v in kwargs.items() if k in params})
+
+
+def _b64(value: Any, field: str) -> bytes:
+    try:
+        return base64.b64decode(str(value), validate=True)
+    except (binascii.Error, ValueError):
+        raise VaultHTTPError(400, [f"invalid {field}: must be base64"]) from None
+
+
+class VaultApp:
+    def __init__(self, core: VaultCore, internal_token: str | None = None) -> None:
+        self.core = core
+        self.internal_token = internal_token
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        try:
+            response = await self.handle(request)
+        except VaultHTTPError as exc:
+            body: dict[str, Any] = {"errors": exc.messages}
+            if exc.data is not None:
+                body["data"] = exc.data
+            response = json_response(body, exc.status)
+        except errors.StrongroomError as exc:
+            err = from_domain(exc)
+            body = {"errors": err.messages}
+            if err.data is not None:
+                body["data"] = err.data
+            if request.url.path.startswith("/v1/strongroom/internal/"):
+                body["error_class"] = type(exc).__name__
+            response = json_response(body, err.status)
+        except Exception:
+            log.exception("vault internal error")
+            response = json_response({"errors": ["internal error"]}, 500)
+        response.headers["cache-control"] = "no-store"
+        response.headers["strict-transport-security"] = "max-age=31536000"
+        await response(scope, receive, send)
+
+    async def handle(self, request: Request) -> Response:
+        path = request.url.path
+        if not path.startswith("/v1/"):
+            raise VaultHTTPError(404, [])
+        vpath = path[4:].strip("/")
+        query = dict(request.query_params)
+        method = request.method.upper()
+        if method == "LIST" or (method == "GET" and query.get("list") in ("true", "1")):
+            op = "list"
+        elif method in ("GET", "HEAD"):
+            op = "read"
+        elif method in ("PUT", "POST"):
+            op = "update"
+        elif method == "DELETE":
+            op = "delete"
+        elif method == "PATCH":
+            op = "patch"
+        else:
+            raise VaultHTTPError(405, ["unsupported operation"])
+        raw = b""
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > MAX_BODY:
+                raise VaultHTTPError(413, ["request body too large"])
+        body: dict[str, Any] = {}
+        if raw.strip():
+            try:
+                parsed = json.loads(raw)
+            except ValueError:
+                raise VaultHTTPError(400, ["failed to parse JSON input"]) from None
+            if not isinstance(parsed, dict):
+                raise VaultHTTPError(400, ["failed to parse JSON input: not an object"])
+            body = parsed
+        raw_token = request.headers.get("x-vault-token")
+        auth = request.headers.get("authorization", "")
+        if not raw_token and auth.lower().startswith("bearer "):
+            raw_token = auth[7:].strip()
+        call = Call(op, vpath, body, query, None, raw_token, str(uuid.uuid4()))
+        if vpath.startswith("strongroom/internal/"):
+            if not self.internal_token or not raw_token or not hmac.compare_digest(raw_token, self.internal_token):
+                raise permission_denied()
+            call.internal = True
+        elif vpath not in UNAUTHENTICATED:
+            if self.core.sealed:
+                raise VaultHTTPError(503, ["Vault is sealed"])
+            entry = await anyio.to_thread.run_sync(self.core.lookup_token, raw_token)
+            if entry is None:
+                raise permission_denied()
+            call.token = entry
+            if not await anyio.to_thread.run_sync(self.authorized, call):
+                raise permission_denied()
+        for methods, pattern, handler in ROUTES:
+            m = pattern.match(vpath)
+            if m and op in methods:
+                result = await anyio.to_thread.run_sync(handler, self, call, m)
+                if isinstance(result, Response):
+                    return result
+                if result is None:
+                    return Response(status_code=204)
+                return json_response(result)
+        for _methods, pattern, _handler in ROUTES:
+            if pattern.match(vpath):
+                raise VaultHTTPError(405, ["unsupported operation"])
+        raise VaultHTTPError(404, [f'no handler for route "{vpath}". route entry not found.'])
+
+    def authorized(self, call: Call) -> bool:
+        assert call.token is not None
+        caps = self.core.tokens.capabilities(call.token, call.path)
+        if "root" in caps:
+            return True
+        if "deny" in caps:
+            return False
+        if call.path.startswith("sys/") and call.path.split("/")[1] in ("seal", "rotate", "policy", "policies"):
+            if call.method == "update" or call.method == "delete":
+                return "sudo" in caps and (call.method in caps or "update" in caps)
+        if call.method == "update":
+            return "update" in caps or "create" in caps
+        return call.method in caps
+
+
+# --- sys ------------------------------------------------------------------------------------------
+
+
+@route("read", r"sys/init")
+def sys_init_status(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    return {"initialized": app.core.initialized()}
+
+
+@route("update", r"sys/init")
+def sys_init(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    shares = int(call.body.get("secret_shares", 1) or 1)
+    threshold = int(call.body.get("secret_threshold", 1) or 1)
+    out = app.core.initialize(shares, threshold)
+    return {
+        "keys": [k.hex() for k in out.keys],
+        "keys_base64": [base64.b64encode(k).decode() for k in out.keys],
+        "root_token": out.root_token,
+    }
+
+
+def _seal_status(app: VaultApp) -> dict[str, Any]:
+    st = app.core.status().to_dict()
+    st.update(
+        {
+            "version": VAULT_VERSION,
+            "build_date": "",
+            "migration": False,
+            "recovery_seal": False,
+            "storage_type": "strongroom",
+        }
+    )
+    if not st["sealed"]:
+        st.update({"cluster_name": "strongroom", "cluster_id": "strongroom"})
+    return st
+
+
+@route("read", r"sys/seal-status")
+def sys_seal_status(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    return _seal_status(app)
+
+
+@route("update", r"sys/unseal")
+def sys_unseal(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    reset = bool(call.body.get("reset", False))
+    key = call.body.get("key")
+    raw: bytes | None = None
+    if key:
+        try:
+            raw = bytes.fromhex(key)
+        except ValueError:
+            raw = _b64(key, "key")
+    elif not reset:
+        raise VaultHTTPError(400, ["'key' must be specified in request body as JSON, or 'reset' set to true"])
+    app.core.submit_unseal_key(raw, reset)
+    return _seal_status(app)
+
+
+@route("update", r"sys/seal")
+def sys_seal(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    app.core.seal()
+    return None
+
+
+@route("read", r"sys/health")
+def sys_health(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    initialized = app.core.initialized()
+    sealed = app.core.sealed if initialized else True
+    body = {
+        "initialized": initialized,
+        "sealed": sealed,
+        "standby": False,
+        "performance_standby": False,
+        "replication_performance_mode": "disabled",
+        "replication_dr_mode": "disabled",
+        "server_time_utc": int(dt.datetime.now(dt.UTC).timestamp()),
+        "version": VAULT_VERSION,
+        "cluster_name": "strongroom",
+        "cluster_id": "strongroom",
+    }
+    if not initialized:
+        status = int(call.query.get("uninitcode", 501))
+    elif sealed:
+        status = int(call.query.get("sealedcode", 503))
+    else:
+        status = int(call.query.get("activecode", 200))
+    return json_response(body, status)
+
+
+@route("read", r"sys/leader")
+def sys_leader(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    return {"ha_enabled": False, "is_self": True, "leader_address": "", "leader_cluster_address": ""}
+
+
+@route("update", r"sys/rotate")
+def sys_rotate(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    app.core.seal_manager.barrier.rotate()
+    return None
+
+
+@route("read", r"sys/key-status")
+def sys_key_status(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    info = app.core.seal_manager.barrier.key_info()
+    data = {"term": info.term, "install_time": getattr(info, "install_time", "")}
+    return envelope(data, request_id=call.request_id) | data
+
+
+@route("read", r"sys/mounts")
+def sys_mounts(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    mounts = {
+        "secret/": {"type": "kv", "options": {"version": "2"}, "description": "key/value secret storage"},
+        "transit/": {"type": "transit", "options": None, "description": "encryption as a service"},
+    }
+    return envelope(mounts, request_id=call.request_id) | mounts
+
+
+@route("read", r"sys/internal/ui/mounts/(?P<path>.+)")
+def sys_ui_mount(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    path = m["path"]
+    if path.startswith("secret"):
+        return envelope(
+            {"path": "secret/", "type": "kv", "options": {"version": "2"}, "description": ""},
+            request_id=call.request_id,
+        )
+    if path.startswith("transit"):
+        return envelope(
+            {"path": "transit/", "type": "transit", "options": None, "description": ""}, request_id=call.request_id
+        )
+    raise VaultHTTPError(
+        403,
+        [
+            "preflight capability check returned 403, please ensure client's policies grant "
+            'access to path "' + path + '/"'
+        ],
+    )
+
+
+@route("list,read", r"sys/(policy|policies/acl)")
+def sys_policy_list(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    names = app.core.tokens.list_policies()
+    data = {"policies": names, "keys": names}
+    return envelope(data, request_id=call.request_id) | data
+
+
+@route("read", r"sys/(?:policy|policies/acl)/(?P<name>[^/]+)")
+def sys_policy_read(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    text = app.core.tokens.get_policy(m["name"])
+    if text is None:
+        raise VaultHTTPError(404, [])
+    data = {"name": m["name"], "rules": text, "policy": text}
+    return envelope(data, request_id=call.request_id) | data
+
+
+@route("update", r"sys/(?:policy|policies/acl)/(?P<name>[^/]+)")
+def sys_policy_write(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    text = call.body.get("policy", call.body.get("rules"))
+    if isinstance(text, dict):
+        text = json.dumps(text)
+    if not isinstance(text, str) or not text.strip():
+        raise VaultHTTPError(400, ["'policy' parameter not supplied or empty"])
+    app.core.tokens.put_policy(m["name"], text)
+    return None
+
+
+@route("delete", r"sys/(?:policy|policies/acl)/(?P<name>[^/]+)")
+def sys_policy_delete(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    app.core.tokens.delete_policy(m["name"])
+    return None
+
+
+# --- auth/token -----------------------------------------------------------------------------------
+
+
+def _token_data(entry: TokenEntry, token_id: str | None = None) -> dict[str, Any]:
+    now = int(dt.datetime.now(dt.UTC).timestamp())
+    exp = entry.expire_time()
+    return {
+        "accessor": entry.accessor,
+        "creation_time": entry.creation_time,
+        "creation_ttl": entry.ttl,
+        "display_name": entry.display_name,
+        "entity_id": "",
+        "expire_time": dt.datetime.fromtimestamp(exp, dt.UTC).isoformat() if exp else None,
+        "explicit_max_ttl": entry.explicit_max_ttl,
+        "id": token_id or "",
+        "issue_time": dt.datetime.fromtimestamp(entry.creation_time, dt.UTC).isoformat(),
+        "meta": entry.meta or None,
+        "num_uses": entry.num_uses,
+        "orphan": entry.orphan,
+        "path": "auth/token/create",
+        "policies": entry.policies,
+        "renewable": entry.renewable,
+        "ttl": max(0, exp - now) if exp else 0,
+        "type": "service",
+    }
+
+
+@route("read", r"auth/token/lookup-self")
+def token_lookup_self(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    assert call.token is not None
+    return envelope(_token_data(call.token, call.raw_token), request_id=call.request_id)
+
+
+@route("update", r"auth/token/lookup")
+def token_lookup(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    token = call.body.get("token")
+    entry = app.core.tokens.lookup(str(token)) if token else None
+    if entry is None:
+        raise VaultHTTPError(403, ["bad token"])
+    return envelope(_token_data(entry, str(token)), request_id=call.request_id)
+
+
+def _duration(value: Any) -> int:
+    if value in (None, ""):
+        return 0
+    if isinstance(value, int | float):
+        return int(value)
+    text = str(value).strip()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        if text[-1] in units:
+            return int(float(text[:-1]) * units[text[-1]])
+        return int(text)
+    except (ValueError, IndexError):
+        raise VaultHTTPError(400, [f"invalid duration {text!r}"]) from None
+
+
+@route("update", r"auth/token/create(?P<orphan>-orphan)?")
+def token_create(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    b = call.body
+    token, entry = app.core.tokens.create(
+        policies=list(b.get("policies") or []),
+        parent=call.token,
+        ttl=_duration(b.get("ttl")),
+        explicit_max_ttl=_duration(b.get("explicit_max_ttl")),
+        display_name=str(b.get("display_name") or "token"),
+        meta=dict(b.get("meta") or {}),
+        renewable=bool(b.get("renewable", True)),
+        no_parent=bool(m["orphan"]) or bool(b.get("no_parent", False)),
+        num_uses=int(b.get("num_uses") or 0),
+        token_id=b.get("id") or None,
+    )
+    auth = {
+        "client_token": token,
+        "accessor": entry.accessor,
+        "policies": entry.policies,
+        "token_policies": entry.policies,
+        "metadata": entry.meta or None,
+        "lease_duration": entry.ttl,
+        "renewable": entry.renewable,
+        "entity_id": "",
+        "token_type": "service",
+        "orphan": entry.orphan,
+    }
+    return envelope(None, auth=auth, request_id=call.request_id)
+
+
+@route("update", r"auth/token/revoke")
+def token_revoke(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    token = call.body.get("token")
+    if not token:
+        raise VaultHTTPError(400, ["missing token"])
+    app.core.tokens.revoke(str(token))
+    return None
+
+
+@route("update", r"auth/token/revoke-self")
+def token_revoke_self(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    assert call.raw_token is not None
+    app.core.tokens.revoke(call.raw_token)
+    return None
+
+
+@route("update", r"auth/token/revoke-accessor")
+def token_revoke_accessor(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    app.core.tokens.revoke_accessor(str(call.body.get("accessor", "")))
+    return None
+
+
+@route("update", r"auth/token/renew-self")
+def token_renew_self(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    assert call.token is not None
+    entry = app.core.tokens.renew(call.token, _duration(call.body.get("increment")) or None)
+    auth = {
+        "client_token": call.raw_token,
+        "accessor": entry.accessor,
+        "policies": entry.policies,
+        "lease_duration": entry.ttl,
+        "renewable": entry.renewable,
+    }
+    return envelope(None, auth=auth, request_id=call.request_id)
+
+
+# --- transit ----------------------------------------------------------------------------------------
+
+
+def _data(call: Call, data: Any) -> dict[str, Any]:
+    return envelope(data, request_id=call.request_id)
+
+
+@route("list", r"transit/keys")
+def transit_list(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    data = app.core.transit.list_keys()
+    keys = data["keys"] if isinstance(data, dict) else list(data)
+    if not keys:
+        raise VaultHTTPError(404, [])
+    return _data(call, {"keys": keys})
+
+
+@route("update", r"transit/keys/(?P<name>[^/]+)")
+def transit_create(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    b = dict(call.body)
+    if "auto_rotate_period" in b:
+        b["auto_rotate_period"] = _duration(b["auto_rotate_period"])
+    _call(
+        app.core.transit.create_key,
+        name=m["name"],
+        type=b.pop("type", "aes256-gcm96"),
+        tenant=call.token.tenant if call.token else "root",
+        **b,
+    )
+    return None
+
+
+@route("read", r"transit/keys/(?P<name>[^/]+)")
+def transit_read(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    return _data(call, app.core.transit.read_key(m["name"]))
+
+
+@route("delete", r"transit/keys/(?P<name>[^/]+)")
+def transit_delete(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    app.core.transit.delete_key(m["name"])
+    return None
+
+
+@route("update", r"transit/keys/(?P<name>[^/]+)/config")
+def transit_config(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    b = dict(call.body)
+    if "auto_rotate_period" in b:
+        b["auto_rotate_period"] = _duration(b["auto_rotate_period"])
+    out = _call(app.core.transit.update_config, **{**b, "name": m["name"]})
+    return _data(call, out) if isinstance(out, dict) else None
+
+
+@route("update", r"transit/keys/(?P<name>[^/]+)/rotate")
+def transit_rotate(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    out = app.core.transit.rotate(m["name"])
+    return _data(call, out) if isinstance(out, dict) else None
+
+
+@route("update", r"transit/keys/(?P<name>[^/]+)/trim")
+def transit_trim(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    out = _call(app.core.transit.trim, **{**call.body, "name": m["name"]})
+    return _data(call, out) if isinstance(out, dict) else None
+
+
+@route("read", r"transit/export/(?P<type>[^/]+)/(?P<name>[^/]+)(?:/(?P<version>[^/]+))?")
+def transit_export(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    return _data(
+        call, _call(app.core.transit.export, name=m["name"], type=m["type"], key_type=m["type"], version=m["version"])
+    )
+
+
+@route("update", r"transit/(?P<op>encrypt|decrypt|rewrap)/(?P<name>[^/]+)")
+def transit_crypt(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    from strongroom.keys.transit import batch_response_status
+
+    fn = getattr(app.core.transit, m["op"])
+    data = _call(fn, **{**call.body, "name": m["name"]})
+    status = 200 if m["op"] == "rewrap" else batch_response_status(data, call.body.get("partial_failure_response_code"))
+    return json_response(_data(call, data), status)
+
+
+@route("update", r"transit/datakey/(?P<kind>plaintext|wrapped)/(?P<name>[^/]+)")
+def transit_datakey(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    return _data(call, _call(app.core.transit.generate_data_key, **{**call.body, "name": m["name"], "kind": m["kind"]}))
+
+
+@route("update", r"transit/hmac/(?P<name>[^/]+)(?:/(?P<alg>[^/]+))?")
+def transit_hmac(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    body = dict(call.body)
+    if m["alg"]:
+        body["algorithm"] = m["alg"]
+    return _data(call, _call(app.core.transit.hmac, **{**body, "name": m["name"]}))
+
+
+@route("update", r"transit/sign/(?P<name>[^/]+)(?:/(?P<alg>[^/]+))?")
+def transit_sign(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    body = dict(call.body)
+    if m["alg"]:
+        body["hash_algorithm"] = m["alg"]
+    return _data(call, _call(app.core.transit.sign, **{**body, "name": m["name"]}))
+
+
+@route("update", r"transit/verify/(?P<name>[^/]+)(?:/(?P<alg>[^/]+))?")
+def transit_verify(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    body = dict(call.body)
+    if "hmac" in body:
+        if m["alg"]:
+            body["algorithm"] = m["alg"]
+        return _data(call, _call(app.core.transit.verify_hmac, **{**body, "name": m["name"]}))
+    if m["alg"]:
+        body["hash_algorithm"] = m["alg"]
+    return _data(call, _call(app.core.transit.verify, **{**body, "name": m["name"]}))
+
+
+@route("update", r"transit/random(?:/(?P<a>[^/]+))?(?:/(?P<b>[^/]+))?")
+def transit_random(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    body = dict(call.body)
+    for part in (m["a"], m["b"]):
+        if part is None:
+            continue
+        if part.isdigit():
+            body["num_bytes"] = int(part)
+        elif part in ("base64", "hex"):
+            body["format"] = part
+    if "bytes" in body:
+        body["num_bytes"] = body.pop("bytes")
+    return _data(call, _call(app.core.transit.random, **body))
+
+
+# --- strongroom key lifecycle extensions ------------------------------------------------------------
+
+
+@route(
+    "update",
+    r"strongroom/keys/(?P<name>[^/]+)/(?P<op>disable|enable|schedule-deletion|cancel-deletion|destroy|"
+    r"purge-protection)",
+)
+def sr_key_lifecycle(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    t = app.core.transit
+    name, op = m["name"], m["op"]
+    if op == "disable":
+        out = t.disable(name)
+    elif op == "enable":
+        out = t.enable(name)
+    elif op == "schedule-deletion":
+        out = _call(t.schedule_deletion, name=name, days=int(call.body.get("days", 30)))
+    elif op == "cancel-deletion":
+        out = t.cancel_deletion(name)
+    elif op == "destroy":
+        out = _call(t.destroy, name=name, force=bool(call.body.get("force", False)))
+    else:
+        out = t.enable_purge_protection(name)
+    return _data(call, out) if isinstance(out, dict) else None
+
+
+@route("update", r"strongroom/credentials/(?P<ak>[^/]+)")
+def sr_credential_create(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    """Operators (root or sudo on this path) create tenants' S3 credentials; they are sealed in the barrier."""
+    secret = call.body.get("secret")
+    tenant = call.body.get("tenant")
+    if not isinstance(secret, str) or len(secret) < 16 or not isinstance(tenant, str) or not tenant:
+        raise VaultHTTPError(400, ["secret (16+ characters) and tenant are required"])
+    if app.core.get_credential(m["ak"]) is not None:
+        raise VaultHTTPError(400, ["access key already exists"])
+    app.core.put_credential(m["ak"], secret, tenant)
+    return None
+
+
+@route("read", r"strongroom/internal/kek/(?P<name>[^/]+)")
+def sr_internal_kek(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    version = call.query.get("version")
+    return _data(call, app.core.kek(m["name"], int(version) if version else None))
+
+
+@route("read", r"strongroom/internal/keyinfo/(?P<name>[^/]+)")
+def sr_internal_keyinfo(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    return _data(call, app.core.transit.read_key(m["name"]))
+
+
+@route("update", r"strongroom/internal/keys/(?P<name>[^/]+)")
+def sr_internal_create(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    b = call.body
+    _call(
+        app.core.transit.create_key,
+        name=m["name"],
+        type="aes256-gcm96",
+        tenant=b.get("tenant", "root"),
+        region=b.get("region", "local"),
+    )
+    return _data(call, app.core.transit.read_key(m["name"]))
+
+
+@route("read", r"strongroom/internal/credentials/(?P<ak>[^/]+)")
+def sr_internal_credential(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    cred = app.core.get_credential(m["ak"])
+    if cred is None:
+        raise VaultHTTPError(404, [])
+    return _data(call, {"secret": cred["secret"], "tenant": cred["tenant"]})
+
+
+@route("update", r"strongroom/internal/credentials/(?P<ak>[^/]+)")
+def sr_internal_credential_put(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    app.core.put_credential(m["ak"], str(call.body["secret"]), str(call.body.get("tenant", "root")))
+    return None
+
+
+@route("read", r"strongroom/internal/status")
+def sr_internal_status(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    return _data(
+        call,
+        {
+            "sealed": app.core.sealed,
+            "initialized": app.core.initialized(),
+            "credentials": app.core.count_credentials() if not app.core.sealed else None,
+        },
+    )
+
+
+# --- KV v2 -------------------------------------------------------------------------------------------------
+
+
+@route("read", r"secret/config")
+def kv_read_config(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    return _data(call, app.core.kv.read_config())
+
+
+@route("update", r"secret/config")
+def kv_config(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    _call(app.core.kv.configure, **call.body)
+    return None
+
+
+@route("read", r"secret/data/(?P<path>.+)")
+def kv_read(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    version = call.query.get("version")
+    try:
+        return _data(call, app.core.kv.read(m["path"], int(version) if version else None))
+    except errors.KVVersionDeleted as exc:
+        return json_response(_data(call, exc.data), 404)
+
+
+@route("update", r"secret/data/(?P<path>.+)")
+def kv_write(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    options = call.body.get("options") or {}
+    cas = options.get("cas") if isinstance(options, dict) else None
+    data = call.body.get("data")
+    if not isinstance(data, dict):
+        raise VaultHTTPError(400, ["no data provided"])
+    return _data(call, app.core.kv.create_or_update(m["path"], data, None if cas is None else int(cas)))
+
+
+@route("patch", r"secret/data/(?P<path>.+)")
+def kv_patch(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    options = call.body.get("options") or {}
+    cas = options.get("cas") if isinstance(options, dict) else None
+    return _data(call, app.core.kv.patch(m["path"], call.body.get("data"), None if cas is None else int(cas)))
+
+
+@route("delete", r"secret/data/(?P<path>.+)")
+def kv_delete_latest(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    app.core.kv.delete_latest(m["path"])
+    return None
+
+
+@route("update", r"secret/(?P<op>delete|undelete|destroy)/(?P<path>.+)")
+def kv_versions_op(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    versions = call.body.get("versions")
+    if not versions:
+        raise VaultHTTPError(400, ["no version number provided"])
+    fn = {
+        "delete": app.core.kv.delete_versions,
+        "undelete": app.core.kv.undelete_versions,
+        "destroy": app.core.kv.destroy_versions,
+    }[m["op"]]
+    fn(m["path"], versions)
+    return None
+
+
+@route("list", r"secret/metadata(?:/(?P<path>.*))?")
+def kv_list(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    out = app.core.kv.list(m["path"] or "")
+    keys = out.get("keys") if isinstance(out, dict) else out
+    if not keys:
+        raise VaultHTTPError(404, [])
+    return _data(call, {"keys": keys})
+
+
+@route("read", r"secret/metadata/(?P<path>.+)")
+def kv_read_metadata(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    return _data(call, app.core.kv.read_metadata(m["path"]))
+
+
+@route("update", r"secret/metadata/(?P<path>.+)")
+def kv_update_metadata(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    _call(app.core.kv.update_metadata, path=m["path"], **call.body)
+    return None
+
+
+@route("patch", r"secret/metadata/(?P<path>.+)")
+def kv_patch_metadata(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    _call(app.core.kv.patch_metadata, path=m["path"], **call.body)
+    return None
+
+
+@route("delete", r"secret/metadata/(?P<path>.+)")
+def kv_delete_metadata(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    app.core.kv.delete_metadata(m["path"])
+    return None

@@ -1,0 +1,112 @@
+"""How S3 gateways reach the vault: its TLS listener, the internal API, an internal service token.
+
+Translates the vault's answers back into strongroom's exception tree, so the object store sees
+KeyDisabled / KeyDestroyed / KeyStoreSealed exactly as it would in process.
+"""
+
+from __future__ import annotations
+
+import base64
+import ssl
+import threading
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from strongroom.core import errors
+from strongroom.tls import client_context
+
+_ERRORS: dict[str, type[errors.StrongroomError]] = {
+    "TransitKeyNotFound": errors.KeyNotFound,
+    "VaultNotFound": errors.KeyNotFound,
+    "TransitKeyDisabled": errors.KeyDisabled,
+    "TransitKeyPendingDeletion": errors.KeyPendingDeletion,
+    "TransitKeyDestroyed": errors.KeyDestroyed,
+    "KeyStoreSealed": errors.KeyStoreSealed,
+}
+
+
+class VaultClient:
+    """A small synchronous client for the vault's internal API. Thread-safe."""
+
+    def __init__(self, url: str, token: str, ca: Path | None, timeout: float = 10.0) -> None:
+        self._url = url.rstrip("/")
+        self._token = token
+        self._ca = ca
+        self._timeout = timeout
+        self._client: httpx.Client | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"VaultClient({self._url!r}, token=<redacted>)"
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+    def _http(self) -> httpx.Client:
+        with self._lock:
+            if self._client is None:
+                verify: ssl.SSLContext | bool = True
+                if self._url.startswith("https") and self._ca is not None:
+                    verify = client_context(self._ca)
+                self._client = httpx.Client(
+                    verify=verify,
+                    timeout=self._timeout,
+                    headers={"x-vault-token": self._token},
+                    limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+                )
+            return self._client
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any] | None:
+        try:
+            r = self._http().request(method, f"{self._url}/v1/strongroom/internal/{path}", **kwargs)
+        except httpx.HTTPError as exc:
+            raise errors.Unavailable("the key vault is unreachable") from exc
+        if r.status_code == 204:
+            return None
+        body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
+        if r.status_code >= 400:
+            cls_name = body.get("error_class", "")
+            message = "; ".join(body.get("errors") or []) or f"vault answered {r.status_code}"
+            if r.status_code == 503:
+                raise errors.KeyStoreSealed("the key vault is sealed")
+            exc_cls = _ERRORS.get(cls_name)
+            if exc_cls is not None:
+                raise exc_cls(message)
+            if r.status_code == 404:
+                return None
+            if r.status_code == 403:
+                raise errors.Unavailable("the key vault refused this gateway's internal token")
+            raise errors.InvalidArgument(message)
+        data = body.get("data")
+        return data if isinstance(data, dict) else {}
+
+    def status(self) -> dict[str, Any]:
+        return self._request("GET", "status") or {}
+
+    def key_info(self, name: str) -> dict[str, Any]:
+        got = self._request("GET", f"keyinfo/{name}")
+        if got is None:
+            raise errors.KeyNotFound(f"Invalid keyId {name}")
+        return got
+
+    def create_key(self, name: str, tenant: str, region: str) -> dict[str, Any]:
+        return self._request("POST", f"keys/{name}", json={"tenant": tenant, "region": region}) or {}
+
+    def kek(self, name: str, version: int | None) -> tuple[int, bytes]:
+        params = {"version": str(version)} if version is not None else None
+        got = self._request("GET", f"kek/{name}", params=params)
+        if got is None:
+            raise errors.KeyNotFound(f"Invalid keyId {name}")
+        return int(got["version"]), base64.b64decode(got["material"])
+
+    def credential(self, access_key: str) -> tuple[str, str] | None:
+        got = self._request("GET", f"credentials/{access_key}")
+        if got is None:
+            return None
+        return str(got["secret"]), str(got["tenant"])
+
+    def put_credential(self, access_key: str, secret: str, tenant: str) -> None:
+        self._request("POST", f"credentials/{access_key}", json={"secret": secret, "tenant": tenant})

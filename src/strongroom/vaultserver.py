@@ -1,0 +1,122 @@
+"""The key vault process: one per deployment, beside the S3 gateways, on --vault-port over TLS."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import string
+import sys
+
+import uvicorn
+
+from strongroom.config import Settings
+from strongroom.http.vault.app import VaultApp
+from strongroom.keys.seal import SealManager
+from strongroom.metadata.repository import Repository
+from strongroom.metadata.vaultstore import SqlPhysicalStorage
+from strongroom.service.vault import VaultCore
+
+log = logging.getLogger("strongroom.vault")
+
+INTERNAL_TOKEN_ENV = "STRONGROOM__INTERNAL_TOKEN"
+UNSEAL_KEY_FILE = "unseal.key"
+ROOT_TENANT = "root"
+
+
+def make_seal_manager(settings: Settings, physical: SqlPhysicalStorage) -> SealManager:
+    if settings.seal == "keyfile":
+        return SealManager.with_keyfile(physical, settings.keys_dir / UNSEAL_KEY_FILE)
+    if settings.seal == "pkcs11":
+        return SealManager.with_pkcs11(
+            physical, settings.pkcs11_lib, settings.pkcs11_token_label, settings.pkcs11_pin, settings.pkcs11_key_label
+        )
+    return SealManager(physical)
+
+
+def ensure_root_credentials(core: VaultCore) -> None:
+    """Once the vault is unsealed the first time: the root tenant's S3 credentials (printed once)."""
+    if core.count_credentials() > 0:
+        return
+    access = os.environ.get("STRONGROOM_ROOT_ACCESS_KEY")
+    secret = os.environ.get("STRONGROOM_ROOT_SECRET_KEY")
+    generated = not access or not secret
+    if generated:
+        alphabet = string.ascii_uppercase + string.digits
+        access = "SR" + "".join(secrets.choice(alphabet) for _ in range(18))
+        secret = secrets.token_urlsafe(30)
+    assert access and secret
+    core.put_credential(access, secret, ROOT_TENANT)
+    if generated:
+        print("=" * 72)
+        print("strongroom root S3 credentials (shown once; the secret is sealed in the vault):")
+        print(f"  access key: {access}")
+        print(f"  secret key: {secret}")
+        print("=" * 72, flush=True)
+
+
+def build_vault(settings: Settings) -> VaultCore:
+    repo = Repository.open(settings.db_url, run_migrations=False)
+    physical = SqlPhysicalStorage(repo)
+    return VaultCore(physical, make_seal_manager(settings, physical), on_unsealed=ensure_root_credentials)
+
+
+def start_vault(core: VaultCore, settings: Settings) -> None:
+    """First start and every start: initialise (auto-unseal seals only) and unseal if the seal allows it."""
+    if settings.seal == "keyfile":
+        banner = "!" * 72
+        print(banner, file=sys.stderr)
+        print(
+            "WARNING: the vault's unseal key is in a key file under the data directory (seal = keyfile).",
+            file=sys.stderr,
+        )
+        print(
+            "That is for development only: anyone who can read the data directory can unseal the vault.",
+            file=sys.stderr,
+        )
+        print(
+            'Use seal = "shamir" (strongroom operator init/unseal) or "pkcs11" (an HSM) in production.', file=sys.stderr
+        )
+        print(banner, file=sys.stderr, flush=True)
+    if settings.seal == "shamir":
+        if not core.initialized():
+            print(
+                "The vault is not initialised: run `strongroom operator init`, then `strongroom operator unseal`.",
+                flush=True,
+            )
+        else:
+            print("The vault is sealed: run `strongroom operator unseal` with the threshold of key shares.", flush=True)
+        return
+    if not core.initialized():
+        wanted = os.environ.get("STRONGROOM_ROOT_TOKEN")
+        out = core.initialize(1, 1, root_token=wanted or None)
+        if not wanted:
+            print("=" * 72)
+            print("strongroom vault root token (shown once): " + out.root_token)
+            print("=" * 72, flush=True)
+    core.auto_unseal()
+
+
+def run_vault(settings: Settings) -> None:
+    from strongroom.server import TLSConfig
+    from strongroom.tls import TLS12_CIPHERS, ensure_tls
+
+    core = build_vault(settings)
+    start_vault(core, settings)
+    app = VaultApp(core, internal_token=os.environ.get(INTERNAL_TOKEN_ENV))
+    kwargs: dict[str, object] = dict(
+        host=settings.host,
+        port=settings.vault_port,
+        log_level=settings.log_level,
+        server_header=False,
+        timeout_graceful_shutdown=30,
+        lifespan="on",
+        http="h11",  # httptools refuses the LIST method
+    )
+    tls_files = None
+    if not settings.insecure_http:
+        tls_files = ensure_tls(settings)
+        tls_files = type(tls_files)(tls_files.cert, tls_files.key, tls_files.ca, None)  # tokens, not client certs
+        kwargs.update(ssl_certfile=str(tls_files.cert), ssl_keyfile=str(tls_files.key), ssl_ciphers=TLS12_CIPHERS)
+    config = TLSConfig(app, tls_files=tls_files, **kwargs)
+    uvicorn.Server(config).run()
