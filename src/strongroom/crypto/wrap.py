@@ -31,12 +31,13 @@ __all__ = [
 ]
 
 WRAPPED_LEN = NONCE_LEN + KEY_LEN + TAG_LEN  # 60
+CONTEXT_LABEL = b"ctx"
 WRAP_LABEL = b"SRM1-wrap"
 SSEC_KEK_INFO = b"SRM1 SSE-C KEK"
 SSEC_VERIFIER_INFO = b"SRM1 SSE-C verifier"
 
 
-def _wrap_aad(layer: int, key_id: str, key_version: int, identity: bytes) -> bytes:
+def _wrap_aad(layer: int, key_id: str, key_version: int, identity: bytes, context: bytes = b"") -> bytes:
     if layer not in (1, 2):
         raise ValueError("layer must be 1 or 2")
     key_id_bytes = key_id.encode("utf-8")
@@ -53,25 +54,30 @@ def _wrap_aad(layer: int, key_id: str, key_version: int, identity: bytes) -> byt
             key_id_bytes,
             struct.pack(">I", key_version),
             bytes(identity),
+            # SSE-KMS encryption context (canonical JSON); absent (not even a length) when empty
+            (CONTEXT_LABEL + struct.pack(">I", len(context)) + bytes(context)) if context else b"",
         )
     )
 
 
 def wrap_dek(
-    kek: bytes, dek: DataKey, *, layer: int, key_id: str, key_version: int, identity: bytes
+    kek: bytes, dek: DataKey, *, layer: int, key_id: str, key_version: int, identity: bytes, context: bytes = b""
 ) -> bytes:
-    """Wrap ``dek`` under ``kek``: 60 bytes ``nonce || ct || tag`` (AES-256-GCM)."""
+    """Wrap ``dek`` under ``kek``: 60 bytes ``nonce || ct || tag`` (AES-256-GCM).
+
+    ``context`` (SSE-KMS encryption context, canonical JSON) is bound into the AAD when non-empty.
+    """
     if not isinstance(dek, DataKey):
         raise TypeError("dek must be a DataKey")
-    aad = _wrap_aad(layer, key_id, key_version, identity)
+    aad = _wrap_aad(layer, key_id, key_version, identity, context)
     return seal_small(kek, dek.material(), aad)
 
 
 def unwrap_dek(
-    kek: bytes, wrapped: bytes, *, layer: int, key_id: str, key_version: int, identity: bytes
+    kek: bytes, wrapped: bytes, *, layer: int, key_id: str, key_version: int, identity: bytes, context: bytes = b""
 ) -> DataKey:
-    """Inverse of :func:`wrap_dek`. Any mismatch raises :class:`DecryptionFailed`."""
-    aad = _wrap_aad(layer, key_id, key_version, identity)
+    """Inverse of :func:`wrap_dek`. Any mismatch (the context included) raises :class:`DecryptionFailed`."""
+    aad = _wrap_aad(layer, key_id, key_version, identity, context)
     if len(wrapped) != WRAPPED_LEN:
         check_key(kek)
         reject("wrapped key length")

@@ -86,4 +86,7 @@ def _before(upper: str) -> str:
     Keys under the common prefix cp are < upper; `upper` itself may be a real key, so the cursor must be
     strictly below upper yet at or above every key with prefix cp. cp + U+10FFFF repeated is such a bound.
     """
-    return upper[:-1] + chr(ord(upper[-1]) - 1) + "\U0010ffff" * 4
+    prev = ord(upper[-1]) - 1
+    if 0xD800 <= prev <= 0xDFFF:  # upper skipped the surrogates; step back over them too
+        prev = 0xD7FF
+    return upper[:-1] + chr(prev) + "\U0010ffff" * 4

@@ -3,6 +3,8 @@ an upload publishes the chosen parts as one object in a single transaction (no d
 
 from __future__ import annotations
 
+import base64
+import functools
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -13,6 +15,7 @@ from strongroom.core import errors
 from strongroom.core.checksums import combine_composite
 from strongroom.core.types import (
     SSE_C,
+    SSE_KMS,
     ChecksumRequest,
     Conditions,
     CustomerKey,
@@ -27,6 +30,7 @@ from strongroom.service.objects import (
     PutResult,
     WriteKey,
     apply_headers,
+    canonical_context,
     multipart_etag,
     now,
     verify_digests,
@@ -34,6 +38,12 @@ from strongroom.service.objects import (
 from strongroom.service.sealing import LayerOneKey, copy_part_columns, fill_part_columns, seal_part
 
 MIN_PART_SIZE = 5 * 1024 * 1024
+#: Reflected polynomials of the CRCs whose multipart checksum can be FULL_OBJECT (linear, so combinable).
+CRC_POLYNOMIALS: dict[str, tuple[int, int]] = {
+    "CRC32": (0xEDB88320, 32),
+    "CRC32C": (0x82F63B78, 32),
+    "CRC64NVME": (0x9A6C9329AC4BC9B5, 64),
+}
 MAX_PART_SIZE = 5 * 1024**3
 MAX_PART_NUMBER = 10000
 
@@ -80,7 +90,7 @@ class MultipartService:
         )
         apply_headers(upload, headers, wk)
         upload.checksum_algorithm = checksum_algorithm
-        upload.checksum_type = (checksum_type or "COMPOSITE") if checksum_algorithm else None
+        upload.checksum_type = checksum_type_for(checksum_algorithm, checksum_type)
         await anyio.to_thread.run_sync(self.rt.repo.create_upload, upload)
         return upload, wk
 
@@ -101,7 +111,8 @@ class MultipartService:
             raise errors.InvalidRequest("The encryption parameters are not applicable to this upload.")
         key_id = upload.kms_key_id or bucket.bucket_key_id
         version, kek = self.rt.keys.encryption_key(key_id, bucket.tenant_id, bucket.region)
-        return LayerOneKey(key_id, version, kek)
+        context = canonical_context(upload.kms_context) if upload.sse_mode == SSE_KMS else b""
+        return LayerOneKey(key_id, version, kek, context=context)
 
     async def upload_part(
         self,
@@ -262,9 +273,19 @@ class MultipartService:
         record.parts_count = len(chosen)
         record.checksum_value = None
         if upload.checksum_algorithm and all(p.checksum_value for p in chosen):
-            record.checksum_value = combine_composite(
-                upload.checksum_algorithm, [p.checksum_value or "" for p in chosen]
-            )
+            values = [p.checksum_value or "" for p in chosen]
+            if upload.checksum_type == "FULL_OBJECT":
+                record.checksum_value = combine_full_object(upload.checksum_algorithm, values, [p.size for p in chosen])
+            else:
+                record.checksum_value = combine_composite(upload.checksum_algorithm, values)
+        if checksum.value is not None:
+            # the whole-object checksum the client computed (x-amz-checksum-<alg> on the complete request)
+            if checksum.algorithm != upload.checksum_algorithm or record.checksum_value is None:
+                raise errors.InvalidRequest(
+                    "The upload was created using a different checksum algorithm, or its parts lack checksums."
+                )
+            if checksum.value.split("-")[0] != record.checksum_value.split("-")[0]:
+                raise errors.BadDigest(f"The {checksum.algorithm} you specified did not match the calculated checksum.")
         if record.size > self.rt.settings.max_object_size:
             raise errors.EntityTooLarge()
         offset = 0
@@ -306,3 +327,77 @@ class MultipartService:
             self.rt.repo.list_uploads, bucket.id, prefix, key_marker, upload_id_marker, max_uploads + 1
         )
         return bucket, ups[:max_uploads], len(ups) > max_uploads
+
+
+def checksum_type_for(algorithm: str | None, checksum_type: str | None) -> str | None:
+    """The checksum type of a new upload: COMPOSITE by default, FULL_OBJECT only for the CRCs."""
+    if checksum_type is not None:
+        checksum_type = checksum_type.upper()
+        if checksum_type not in ("COMPOSITE", "FULL_OBJECT"):
+            raise errors.InvalidRequest("Value for x-amz-checksum-type header is invalid.")
+        if algorithm is None:
+            raise errors.InvalidRequest(
+                "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header."
+            )
+    if algorithm is None:
+        return None
+    if checksum_type is None:
+        return "FULL_OBJECT" if algorithm == "CRC64NVME" else "COMPOSITE"
+    if checksum_type == "FULL_OBJECT" and algorithm not in CRC_POLYNOMIALS:
+        raise errors.InvalidRequest(
+            f"The FULL_OBJECT checksum type cannot be used with the {algorithm.lower()} checksum algorithm."
+        )
+    if checksum_type == "COMPOSITE" and algorithm == "CRC64NVME":
+        raise errors.InvalidRequest("The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm.")
+    return checksum_type
+
+
+def _gf2_times(matrix: tuple[int, ...], vector: int) -> int:
+    out, i = 0, 0
+    while vector:
+        if vector & 1:
+            out ^= matrix[i]
+        vector >>= 1
+        i += 1
+    return out
+
+
+def _gf2_compose(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    """The operator "b, then a" (columns are the images of the basis vectors)."""
+    return tuple(_gf2_times(a, column) for column in b)
+
+
+@functools.lru_cache(maxsize=256)
+def _zeros_operator(algorithm: str, nbytes: int) -> tuple[int, ...]:
+    """The linear map that feeds nbytes zero bytes through the CRC register (nbytes > 0)."""
+    poly, width = CRC_POLYNOMIALS[algorithm]
+    op = (poly, *(1 << n for n in range(width - 1)))  # one zero bit
+    for _ in range(3):
+        op = _gf2_compose(op, op)  # two, four, eight zero bits: one zero byte
+    result: tuple[int, ...] | None = None
+    while nbytes:
+        if nbytes & 1:
+            result = op if result is None else _gf2_compose(op, result)
+        nbytes >>= 1
+        if nbytes:
+            op = _gf2_compose(op, op)
+    assert result is not None
+    return result
+
+
+def crc_combine(algorithm: str, crc1: int, crc2: int, len2: int) -> int:
+    """CRC(A + B) from CRC(A), CRC(B) and len(B), for a reflected CRC with all-ones init and xor-out
+    (zlib's crc32_combine, for any width). Operators are cached: parts mostly share one size."""
+    if len2 == 0:
+        return crc1
+    return _gf2_times(_zeros_operator(algorithm, len2), crc1) ^ crc2
+
+
+def combine_full_object(algorithm: str, part_b64s: list[str], sizes: list[int]) -> str:
+    """A FULL_OBJECT multipart checksum: the CRC of the whole object, from the parts' CRCs and sizes."""
+    _poly, width = CRC_POLYNOMIALS[algorithm]
+    crc = 0
+    for value, size in zip(part_b64s, sizes, strict=True):
+        part = int.from_bytes(base64.b64decode(value), "big")
+        crc = crc_combine(algorithm, crc, part, size)
+    return base64.b64encode(crc.to_bytes(width // 8, "big")).decode()

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import collections
 import datetime as dt
 import hashlib
 import json
+import threading
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -196,7 +198,7 @@ class ObjectService:
             bke = sse.bucket_key_enabled if sse.bucket_key_enabled is not None else bucket.bucket_key_enabled
             return WriteKey(
                 SSE_KMS,
-                LayerOneKey(key_id, version, kek),
+                LayerOneKey(key_id, version, kek, context=canonical_context(sse.kms_context)),
                 kms_key_id=key_id,
                 kms_context=sse.kms_context,
                 bucket_key_enabled=bool(bke),
@@ -217,7 +219,10 @@ class ObjectService:
             return LayerOneKey(SSE_C_KEY_ID, 0, customer_kek(ck.material, cols.ssec_salt), customer=True)
         if ck is not None:
             raise errors.InvalidRequest("The encryption parameters are not applicable to this object.")
-        return LayerOneKey(kek_id, kek_version, self.rt.keys.decryption_key(kek_id, kek_version))
+        return LayerOneKey(
+            kek_id, kek_version, self.rt.keys.decryption_key(kek_id, kek_version),
+            context=canonical_context(cols.kms_context) if cols.sse_mode == SSE_KMS else b"",
+        )
 
     # --- PUT --------------------------------------------------------------
     async def put(
@@ -274,6 +279,15 @@ class ObjectService:
             size=sealed.size,
         )
 
+    async def check_write_conditions(
+        self, principal: Principal, bucket_name: str, key: str, conditions: Conditions
+    ) -> None:
+        """Conditional writes (If-Match / If-None-Match: *) against the current object, for any writer."""
+        if conditions.if_match is None and conditions.if_none_match is None:
+            return
+        bucket = await self.buckets.get(principal, bucket_name)
+        await self._check_write_conditions(bucket, key, conditions)
+
     async def _check_write_conditions(self, bucket: Bucket, key: str, cond: Conditions) -> None:
         existing = await anyio.to_thread.run_sync(self.rt.repo.get_object, bucket.id, key)
         if cond.if_none_match is not None:
@@ -297,7 +311,7 @@ class ObjectService:
 
     async def collect_garbage(self) -> None:
         """Delete blobs that committed transactions dropped (best effort; the sweeper retries)."""
-        await anyio.to_thread.run_sync(collect_garbage, self.rt)
+        await anyio.to_thread.run_sync(collect_garbage, self.rt, GARBAGE_GRACE_SECONDS)
 
     # --- GET / HEAD ---------------------------------------------------------
     async def load(self, principal: Principal, bucket_name: str, key: str) -> tuple[Bucket, StoredObject]:
@@ -313,6 +327,25 @@ class ObjectService:
         bucket_name: str,
         key: str,
         *,
+        range_header: str | None,
+        part_number: int | None,
+        conditions: Conditions,
+        customer_key: CustomerKey | None,
+        head: bool,
+    ) -> ObjectView:
+        args = (principal, bucket_name, key, range_header, part_number, conditions, customer_key, head)
+        try:
+            return await self._get(*args)
+        except errors.BlobNotFound:
+            # the version read from the database was replaced (and its blobs collected) before its first
+            # byte was read: answer with the current version instead
+            return await self._get(*args)
+
+    async def _get(
+        self,
+        principal: Principal,
+        bucket_name: str,
+        key: str,
         range_header: str | None,
         part_number: int | None,
         conditions: Conditions,
@@ -363,20 +396,24 @@ class ObjectService:
         partial = rng is not None
         body = None
         if not head and end >= start:
-            body = await _prefetched(stream_range(self.rt, bucket.region, opened, start, end))
+            blob_ids = [p.blob_id for p in opened if p.size and p.offset <= end and p.offset + p.size - 1 >= start]
+            body = await _prefetched(_leased(stream_range(self.rt, bucket.region, opened, start, end), blob_ids))
         return ObjectView(bucket, rec, stored.parts, start, end, partial, body)
 
     def _part_range(self, stored: StoredObject, part_number: int) -> tuple[int, int] | None:
-        if stored.record.parts_count is None:
+        """The byte range of the part_number-th part (parts are numbered 1..PartsCount in the object)."""
+        count = stored.record.parts_count
+        if count is None:
             if part_number == 1:
                 return None
-            raise errors.InvalidRange(
-                "The requested partnumber is not satisfiable", PartNumberRequested=str(part_number)
-            )
-        for p in stored.parts:
-            if p.part_number == part_number:
-                return (p.offset, p.offset + p.size - 1)
-        raise errors.InvalidRange("The requested partnumber is not satisfiable", PartNumberRequested=str(part_number))
+        elif 1 <= part_number <= len(stored.parts):
+            p = stored.parts[part_number - 1]
+            return (p.offset, p.offset + p.size - 1)
+        raise errors.InvalidRange(
+            "The requested partnumber is not satisfiable",
+            PartNumberRequested=str(part_number),
+            ActualPartCount=str(count or 1),
+        )
 
     async def read_for_copy(
         self,
@@ -527,6 +564,48 @@ async def _empty() -> AsyncIterator[bytes]:
     yield b""  # pragma: no cover
 
 
+class ReadLeases:
+    """Blobs that GETs in this process are streaming: garbage collection leaves them alone until done.
+
+    An overwrite or delete queues the old version's blobs as garbage; without a lease, collecting them
+    would cut off a download of the old version that is still in flight.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: collections.Counter[str] = collections.Counter()
+
+    def acquire(self, blob_ids: list[str]) -> None:
+        with self._lock:
+            self._held.update(blob_ids)
+
+    def release(self, blob_ids: list[str]) -> None:
+        with self._lock:
+            self._held.subtract(blob_ids)
+            for blob_id in blob_ids:
+                if self._held[blob_id] <= 0:
+                    del self._held[blob_id]
+
+    def __contains__(self, blob_id: object) -> bool:
+        with self._lock:
+            return blob_id in self._held
+
+
+READ_LEASES = ReadLeases()
+#: How long the write path leaves superseded blobs alone, so GETs streaming them from other worker
+#: processes (whose leases this process cannot see) can finish. The periodic sweeper does not wait.
+GARBAGE_GRACE_SECONDS = 120.0
+
+
+async def _leased(gen: AsyncIterator[bytes], blob_ids: list[str]) -> AsyncIterator[bytes]:
+    READ_LEASES.acquire(blob_ids)
+    try:
+        async for chunk in gen:
+            yield chunk
+    finally:
+        READ_LEASES.release(blob_ids)
+
+
 async def _prefetched(gen: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     """Decrypt the first batch before the response starts, so early failures become clean errors."""
     try:
@@ -541,6 +620,14 @@ async def _prefetched(gen: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
             yield chunk
 
     return chain()
+
+
+def canonical_context(ctx_b64: str | None) -> bytes:
+    """The SSE-KMS encryption context as canonical JSON (sorted keys, no spaces); b"" when absent."""
+    if not ctx_b64:
+        return b""
+    ctx = json.loads(base64.b64decode(ctx_b64, validate=True))
+    return json.dumps(ctx, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _validate_context(ctx_b64: str) -> None:
@@ -593,10 +680,17 @@ def apply_headers(cols: ObjectHeaderColumns, headers: ObjectHeaders, wk: WriteKe
     cols.ssec_verifier = wk.ssec_verifier
 
 
-def collect_garbage(rt: Runtime) -> int:
-    """Delete queued garbage blobs from their backends, then forget them. Blocking."""
+def collect_garbage(rt: Runtime, min_age: float = 0.0) -> int:
+    """Delete queued garbage blobs from their backends, then forget them. Blocking.
+
+    Blobs queued less than ``min_age`` seconds ago, and blobs a GET in this process is streaming, stay
+    queued for a later pass.
+    """
     done: list[str] = []
+    cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=min_age)
     for g in rt.repo.take_garbage(1000):
+        if g.blob_id in READ_LEASES or (min_age > 0 and g.enqueued_at > cutoff):
+            continue
         try:
             rt.store(g.region).delete(g.blob_id)
             done.append(g.blob_id)

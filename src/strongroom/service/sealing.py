@@ -42,6 +42,7 @@ class LayerOneKey:
     version: int
     kek: bytes = field(repr=False)
     customer: bool = False  # SSE-C: the ETag is keyed so the MD5 of the data is not stored
+    context: bytes = b""  # SSE-KMS encryption context (canonical JSON), bound into the DEK wrap
 
     def __reduce__(self) -> str:
         raise TypeError("LayerOneKey cannot be pickled")
@@ -120,7 +121,9 @@ async def seal_part(
     identity = object_identity(uuid.UUID(bucket_id), key, version_id, part_number)
     dek1, dek2 = DataKey.generate(), DataKey.generate()
     infra_version, infra_kek = await anyio.to_thread.run_sync(rt.keys.infra_encryption_key, region)
-    wrapped1 = wrap_dek(l1.kek, dek1, layer=1, key_id=l1.kek_id, key_version=l1.version, identity=identity)
+    wrapped1 = wrap_dek(
+        l1.kek, dek1, layer=1, key_id=l1.kek_id, key_version=l1.version, identity=identity, context=l1.context
+    )
     wrapped2 = wrap_dek(
         infra_kek, dek2, layer=2, key_id=infra_key_id(region), key_version=infra_version, identity=identity
     )
@@ -234,7 +237,8 @@ def open_part(
     """Unwrap both DEKs of a stored part (blocking: call in a thread)."""
     identity = object_identity(uuid.UUID(bucket_id), key, version_id, part_number)
     dek1 = unwrap_dek(
-        l1.kek, row.wrapped_dek1, layer=1, key_id=row.kek_id, key_version=row.kek_version, identity=identity
+        l1.kek, row.wrapped_dek1, layer=1, key_id=row.kek_id, key_version=row.kek_version, identity=identity,
+        context=l1.context,
     )
     infra_kek = rt.keys.infra_decryption_key(region, row.infra_version)
     dek2 = unwrap_dek(
