@@ -175,18 +175,62 @@ def key_show(
 
 @key_app.command("rotate")
 def key_rotate(
-    name: str,
+    name: Annotated[str | None, typer.Argument(help="key name (or use --bucket)")] = None,
+    bucket: Annotated[str | None, typer.Option(help="rotate this bucket's own SSE-S3 key")] = None,
     config: ConfigOpt = None,
     data_dir: DataDirOpt = None,
     vault_addr: AddrOpt = None,
     token: TokenOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Add a new version; new objects use it, old ones stay readable (rewrap moves them)."""
+    """Add a new version; new objects use it, old ones stay readable (`key rewrap` moves them)."""
     v = _vault(config, data_dir, vault_addr, token)
+    if bucket:
+        name = v.call("GET", f"strongroom/buckets/{bucket}")["data"]["key"]
+    if not name:
+        raise typer.BadParameter("name a key or --bucket")
     v.call("POST", f"transit/keys/{name}/rotate")
     info = v.call("GET", f"transit/keys/{name}")["data"]
     _print(info, as_json, f"rotated {name}: latest version {info.get('latest_version')}")
+
+
+@key_app.command("rewrap")
+def key_rewrap(
+    bucket: Annotated[str, typer.Option(help="bucket whose objects' data keys to rewrap")],
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    vault_addr: AddrOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rewrap every object's data key under the latest key version. No data blob is rewritten."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    v = _vault(config, data_dir, vault_addr, token)
+    final: dict[str, Any] = {}
+    with v.http.stream("POST", f"{v.url}/v1/strongroom/buckets/{bucket}/rewrap", json={}) as r:
+        if r.status_code >= 400:
+            r.read()
+            errs = "; ".join((r.json() if r.content else {}).get("errors") or []) or f"HTTP {r.status_code}"
+            typer.echo(f"Error: {errs}", err=True)
+            raise typer.Exit(2)
+        columns = (TextColumn("rewrap"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, disable=as_json, transient=False) as bar:
+            task = bar.add_task("rewrap", total=None)
+            for line in r.iter_lines():
+                if not line.strip():
+                    continue
+                final = json.loads(line)
+                if "error" in final:
+                    typer.echo(f"Error: {final['error']}", err=True)
+                    raise typer.Exit(2)
+                bar.update(task, total=final["total"], completed=final["done"])
+    _print(
+        final,
+        as_json,
+        f"rewrapped {final.get('rewrapped', 0)} data keys, {final.get('unchanged', 0)} already "
+        f"current, {final.get('skipped_customer_keys', 0)} under customer-supplied keys (untouched)",
+    )
 
 
 def _lifecycle(

@@ -58,7 +58,7 @@ def ensure_root_credentials(core: VaultCore) -> None:
 def build_vault(settings: Settings) -> VaultCore:
     repo = Repository.open(settings.db_url, run_migrations=False)
     physical = SqlPhysicalStorage(repo)
-    return VaultCore(physical, make_seal_manager(settings, physical), on_unsealed=ensure_root_credentials)
+    return VaultCore(physical, make_seal_manager(settings, physical), on_unsealed=ensure_root_credentials, repo=repo)
 
 
 def start_vault(core: VaultCore, settings: Settings) -> None:

@@ -12,7 +12,7 @@ from starlette.types import Receive, Scope, Send
 from strongroom.bootstrap import build_runtime
 from strongroom.config import load_settings
 from strongroom.http.s3.app import S3App
-from strongroom.service.objects import collect_garbage
+from strongroom.service.objects import GARBAGE_GRACE_SECONDS, collect_garbage
 from strongroom.service.runtime import Runtime
 from strongroom.storage import sweep_orphans
 
@@ -21,8 +21,11 @@ ORPHAN_AGE_SECONDS = 3600.0
 
 
 def sweep_once(rt: Runtime, orphan_age: float = ORPHAN_AGE_SECONDS) -> int:
-    """Delete queued garbage, stale temp files, and old blobs no metadata row references. Blocking."""
-    removed = collect_garbage(rt)
+    """Delete queued garbage, stale temp files, and old blobs no metadata row references. Blocking.
+
+    Garbage younger than the grace period stays: a GET in another worker may still be streaming it.
+    """
+    removed = collect_garbage(rt, min(GARBAGE_GRACE_SECONDS, orphan_age))
     for store in rt.stores.values():
         removed += store.sweep_temp(orphan_age)
         removed += sweep_orphans(store, rt.repo.blob_referenced, orphan_age, time.time())

@@ -379,3 +379,89 @@ def _prefix_upper_bound(prefix: str) -> str | None:
             return "".join(chars)
         chars.pop()
     return None
+
+
+@dataclass
+class WrappedPart:
+    """One sealed part's layer-1 wrap, as rewrap sees it."""
+
+    table: str  # "object_parts" | "upload_parts"
+    pk: tuple[object, int]  # (object id or upload id, part number)
+    key: str
+    version_id: str
+    part_number: int
+    sse_mode: str
+    kms_context: str | None
+    kek_id: str
+    kek_version: int
+    wrapped_dek1: bytes
+
+
+def _iter_wrapped(repo: Repository, bucket_id: str, batch: int = 500) -> Iterator[WrappedPart]:
+    with repo.session() as s:
+        rows = s.execute(
+            select(
+                ObjectRecord.id,
+                ObjectRecord.key,
+                ObjectRecord.version_id,
+                ObjectRecord.sse_mode,
+                ObjectRecord.kms_context,
+                ObjectPart.part_number,
+                ObjectPart.kek_id,
+                ObjectPart.kek_version,
+                ObjectPart.wrapped_dek1,
+            )
+            .join(ObjectPart, ObjectPart.object_id == ObjectRecord.id)
+            .where(ObjectRecord.bucket_id == bucket_id)
+            .order_by(ObjectRecord.id, ObjectPart.part_number)
+        ).all()
+        ups = s.execute(
+            select(
+                MultipartUpload.upload_id,
+                MultipartUpload.key,
+                MultipartUpload.version_id,
+                MultipartUpload.sse_mode,
+                MultipartUpload.kms_context,
+                UploadPart.part_number,
+                UploadPart.kek_id,
+                UploadPart.kek_version,
+                UploadPart.wrapped_dek1,
+            )
+            .join(UploadPart, UploadPart.upload_id == MultipartUpload.upload_id)
+            .where(MultipartUpload.bucket_id == bucket_id)
+        ).all()
+    for r in rows:
+        yield WrappedPart("object_parts", (r[0], r[5]), r[1], r[2], r[5], r[3], r[4], r[6], r[7], bytes(r[8]))
+    for u in ups:
+        yield WrappedPart("upload_parts", (u[0], u[5]), u[1], u[2], u[5], u[3], u[4], u[6], u[7], bytes(u[8]))
+
+
+def list_wrapped_parts(repo: Repository, bucket_id: str) -> list[WrappedPart]:
+    """Every part (published and in-progress uploads) of a bucket with its layer-1 wrap."""
+    return list(_iter_wrapped(repo, bucket_id))
+
+
+def replace_wrap(repo: Repository, part: WrappedPart, new_wrapped: bytes, new_version: int) -> bool:
+    """Swap one part's wrapped DEK1 if it is still the one read (optimistic); True when replaced."""
+    with repo.session() as s:
+        if part.table == "object_parts":
+            res = s.execute(
+                update(ObjectPart)
+                .where(
+                    ObjectPart.object_id == part.pk[0],
+                    ObjectPart.part_number == part.pk[1],
+                    ObjectPart.wrapped_dek1 == part.wrapped_dek1,
+                )
+                .values(wrapped_dek1=new_wrapped, kek_version=new_version)
+            )
+        else:
+            res = s.execute(
+                update(UploadPart)
+                .where(
+                    UploadPart.upload_id == part.pk[0],
+                    UploadPart.part_number == part.pk[1],
+                    UploadPart.wrapped_dek1 == part.wrapped_dek1,
+                )
+                .values(wrapped_dek1=new_wrapped, kek_version=new_version)
+            )
+        return bool(getattr(res, "rowcount", 0) == 1)

@@ -21,6 +21,7 @@ from strongroom.keys.seal import InitResult, SealManager, SealStatus
 from strongroom.keys.storage import VaultStorage
 from strongroom.keys.tokens import TokenEntry, TokenStore
 from strongroom.keys.transit import TransitEngine
+from strongroom.metadata.repository import Repository
 
 log = logging.getLogger("strongroom.vault")
 
@@ -37,8 +38,13 @@ class VaultCore:
     """The vault: seal state, tokens, transit and KV v2, and strongroom's own records (S3 credentials)."""
 
     def __init__(
-        self, physical: VaultStorage, seal: SealManager, on_unsealed: Callable[[VaultCore], None] | None = None
+        self,
+        physical: VaultStorage,
+        seal: SealManager,
+        on_unsealed: Callable[[VaultCore], None] | None = None,
+        repo: Repository | None = None,
     ) -> None:
+        self.repo = repo  # the metadata repository, for operations that span keys and objects (rewrap)
         self.physical = physical
         self.seal_manager = seal
         self.on_unsealed = on_unsealed

@@ -672,6 +672,52 @@ def sr_credential_create(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
     return None
 
 
+@route("read", r"strongroom/buckets/(?P<name>[^/]+)")
+def sr_bucket(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    """Where a bucket lives and which key protects it (operators: root or a policy on this path)."""
+    if app.core.repo is None:
+        raise VaultHTTPError(404, [])
+    bucket = app.core.repo.get_bucket(m["name"])
+    if bucket is None or (call.token is not None and not call.token.is_root and bucket.tenant_id != call.token.tenant):
+        raise VaultHTTPError(404, [])
+    return _data(
+        call,
+        {
+            "name": bucket.name,
+            "id": bucket.id,
+            "region": bucket.region,
+            "tenant": bucket.tenant_id,
+            "key": bucket.bucket_key_id,
+            "default_sse": bucket.sse_algorithm,
+            "default_kms_key": bucket.kms_key_id,
+        },
+    )
+
+
+@route("update", r"strongroom/buckets/(?P<name>[^/]+)/rewrap")
+def sr_bucket_rewrap(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    """Rewrap every DEK1 of the bucket under its keys' latest versions; streams NDJSON progress."""
+    from starlette.responses import StreamingResponse
+
+    from strongroom.service.rewrap import rewrap_bucket
+
+    if app.core.repo is None:
+        raise VaultHTTPError(404, [])
+    bucket = app.core.repo.get_bucket(m["name"])
+    if bucket is None or (call.token is not None and not call.token.is_root and bucket.tenant_id != call.token.tenant):
+        raise VaultHTTPError(404, [])
+    repo = app.core.repo
+
+    def lines() -> Any:
+        try:
+            for p in rewrap_bucket(repo, app.core.transit, m["name"]):
+                yield json.dumps(p.__dict__).encode() + b"\n"
+        except errors.StrongroomError as exc:
+            yield json.dumps({"error": exc.message}).encode() + b"\n"
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+
 @route("read", r"strongroom/internal/kek/(?P<name>[^/]+)")
 def sr_internal_kek(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
     version = call.query.get("version")
