@@ -45,8 +45,9 @@ def _san(names: list[str]) -> x509.SubjectAlternativeName:
             entries.append(x509.DNSName(name))
             if not name.startswith("*.") and name != "localhost" and "." not in name:
                 continue
-    # wildcard for virtual-hosted-style buckets on localhost
-    entries.append(x509.DNSName("*.localhost"))
+    # virtual-hosted-style buckets: <bucket>.s3.localhost (OpenSSL refuses a wildcard directly under a
+    # single-label name, so *.localhost only satisfies clients that match names themselves, like urllib3)
+    entries.extend([x509.DNSName("*.localhost"), x509.DNSName("s3.localhost"), x509.DNSName("*.s3.localhost")])
     return x509.SubjectAlternativeName(entries)
 
 

@@ -282,8 +282,10 @@ class S3App:
         host = req.headers.get("host", "").split(":")[0].lower()
         path = req.request.scope["path"]
         bucket: str | None = None
-        for suffix in [*self.rt.settings.hostname_suffixes, "localhost"]:
-            if host.endswith("." + suffix) and host != suffix:
+        for suffix in [*self.rt.settings.hostname_suffixes, "s3.localhost", "localhost"]:
+            if host == suffix:
+                break  # the endpoint itself: path-style
+            if host.endswith("." + suffix):
                 bucket = host[: -len(suffix) - 1]
                 break
         if bucket is not None:
