@@ -322,6 +322,29 @@ def key_cancel_deletion(
     )
 
 
+@key_app.command("purge-protect")
+def key_purge_protect(
+    name: str,
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    vault_addr: AddrOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Turn on purge protection (irreversible): no early or forced destruction, no deletion of the key."""
+    _lifecycle(
+        name,
+        "purge-protection",
+        {},
+        config,
+        data_dir,
+        vault_addr,
+        token,
+        as_json,
+        f"purge protection is on for {name} (irreversible)",
+    )
+
+
 @key_app.command("destroy")
 def key_destroy(
     name: str,

@@ -101,13 +101,16 @@ class VaultApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            async with anyio.create_task_group() as tg:
+                while True:
+                    message = await receive()
+                    if message["type"] == "lifespan.startup":
+                        tg.start_soon(self._auto_rotate)
+                        await send({"type": "lifespan.startup.complete"})
+                    elif message["type"] == "lifespan.shutdown":
+                        tg.cancel_scope.cancel()
+                        await send({"type": "lifespan.shutdown.complete"})
+                        return
         if scope["type"] != "http":
             return
         request = Request(scope, receive)
@@ -132,6 +135,19 @@ class VaultApp:
         response.headers["cache-control"] = "no-store"
         response.headers["strict-transport-security"] = "max-age=31536000"
         await response(scope, receive, send)
+
+    async def _auto_rotate(self, interval: float = 60.0) -> None:
+        """Rotate transit keys whose auto_rotate_period has passed (while unsealed)."""
+        while True:
+            await anyio.sleep(interval)
+            if self.core.sealed:
+                continue
+            try:
+                rotated = await anyio.to_thread.run_sync(self.core.transit.maybe_auto_rotate)
+                if rotated:
+                    log.info("auto-rotated %d key(s)", len(rotated))
+            except errors.StrongroomError:
+                log.warning("auto-rotation pass failed", exc_info=True)
 
     async def handle(self, request: Request) -> Response:
         path = request.url.path
