@@ -17,7 +17,7 @@ from typing import Any
 import uvicorn
 
 from strongroom.bootstrap import INTERNAL_TOKEN_ENV, build_runtime, first_start
-from strongroom.config import RESOLVED_ENV, Settings
+from strongroom.config import RESOLVED_ENV, Settings, load_settings
 from strongroom.tls import TLS12_CIPHERS, TLSFiles, client_context, ensure_tls, server_context
 
 log = logging.getLogger("strongroom")
@@ -110,19 +110,30 @@ def serve(settings: Settings) -> None:
     (run_dir / "vault.json").write_text(
         json.dumps({"url": settings.vault_endpoint, "ca": str(settings.vault_ca_file() or "")})
     )
-    vault = subprocess.Popen([sys.executable, "-m", "strongroom", "vault-server"], preexec_fn=_die_with_parent)
+    vault = subprocess.Popen([sys.executable, "-m", "strongroom.vaultserver"], preexec_fn=_die_with_parent)
     try:
         _wait_for_vault(settings, vault)
-        print(f"strongroom key vault: {settings.vault_endpoint}", flush=True)
-        print(f"strongroom S3 endpoint: {scheme}://{settings.host}:{settings.port}", flush=True)
-        _run_s3(settings, tls_files)
-    finally:
-        if vault.poll() is None:
-            vault.terminate()
-            try:
-                vault.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                vault.kill()
+    except BaseException:
+        vault.terminate()
+        raise
+    print(f"strongroom key vault: {settings.vault_endpoint}", flush=True)
+    print(f"strongroom S3 endpoint: {scheme}://{settings.host}:{settings.port}", flush=True)
+    # Become the S3 gateway in a fresh interpreter: it imports only what serving needs (no CLI, no
+    # migrations), which keeps every gateway's memory small. Same PID, so the vault child (which dies
+    # with its parent) lives exactly as long as the gateway does.
+    env = dict(os.environ)
+    env.setdefault("MALLOC_MMAP_THRESHOLD_", str(8 * 1024 * 1024))  # steady crypto buffers (bench/crypto_limit.py)
+    env.setdefault("MALLOC_TRIM_THRESHOLD_", str(64 * 1024 * 1024))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, [sys.executable, "-m", "strongroom.gateway"], env)  # noqa: S606
+
+
+def run_gateway() -> None:
+    """The S3 gateway process (after serve's exec): settings come from the environment."""
+    settings = load_settings()
+    tls_files = None if settings.insecure_http else ensure_tls(settings)
+    _run_s3(settings, tls_files)
 
 
 def _run_s3(settings: Settings, tls_files: TLSFiles | None) -> None:

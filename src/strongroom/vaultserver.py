@@ -120,3 +120,9 @@ def run_vault(settings: Settings) -> None:
         kwargs.update(ssl_certfile=str(tls_files.cert), ssl_keyfile=str(tls_files.key), ssl_ciphers=TLS12_CIPHERS)
     config = TLSConfig(app, tls_files=tls_files, **kwargs)
     uvicorn.Server(config).run()
+
+
+if __name__ == "__main__":
+    from strongroom.config import load_settings
+
+    run_vault(load_settings())
