@@ -7,10 +7,13 @@ import os
 import secrets
 import string
 import sys
+import threading
+import time
 
 import uvicorn
 
 from strongroom.config import Settings
+from strongroom.core import errors
 from strongroom.http.vault.app import VaultApp
 from strongroom.keys.seal import SealManager
 from strongroom.metadata.repository import Repository
@@ -22,6 +25,7 @@ log = logging.getLogger("strongroom.vault")
 INTERNAL_TOKEN_ENV = "STRONGROOM__INTERNAL_TOKEN"
 UNSEAL_KEY_FILE = "unseal.key"
 ROOT_TENANT = "root"
+AUTO_UNSEAL_RETRY_SECONDS = 10.0
 
 
 def make_seal_manager(settings: Settings, physical: SqlPhysicalStorage) -> SealManager:
@@ -87,14 +91,35 @@ def start_vault(core: VaultCore, settings: Settings) -> None:
         else:
             print("The vault is sealed: run `strongroom operator unseal` with the threshold of key shares.", flush=True)
         return
-    if not core.initialized():
-        wanted = os.environ.get("STRONGROOM_ROOT_TOKEN")
-        out = core.initialize(1, 1, root_token=wanted or None)
-        if not wanted:
-            print("=" * 72)
-            print("strongroom vault root token (shown once): " + out.root_token)
-            print("=" * 72, flush=True)
-    core.auto_unseal()
+    try:
+        if not core.initialized():
+            wanted = os.environ.get("STRONGROOM_ROOT_TOKEN")
+            out = core.initialize(1, 1, root_token=wanted or None)
+            if not wanted:
+                print("=" * 72)
+                print("strongroom vault root token (shown once): " + out.root_token)
+                print("=" * 72, flush=True)
+        core.auto_unseal()
+    except (errors.SealDeviceError, errors.DecryptionFailed, errors.SealMismatch, errors.InvalidRequest) as exc:
+        # fail closed but keep serving: S3 answers 503 and sys/seal-status says sealed until the device works
+        print(
+            f"ERROR: the vault could not auto-unseal ({exc.message}); it stays sealed and retries every "
+            f"{AUTO_UNSEAL_RETRY_SECONDS:.0f} s.",
+            file=sys.stderr,
+            flush=True,
+        )
+        threading.Thread(target=_retry_auto_unseal, args=(core,), daemon=True).start()
+
+
+def _retry_auto_unseal(core: VaultCore) -> None:
+    while core.sealed:
+        time.sleep(AUTO_UNSEAL_RETRY_SECONDS)
+        try:
+            if core.initialized():
+                core.auto_unseal()
+                print("the vault auto-unsealed", file=sys.stderr, flush=True)
+        except errors.StrongroomError:
+            continue
 
 
 def run_vault(settings: Settings) -> None:

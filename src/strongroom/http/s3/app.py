@@ -35,6 +35,7 @@ from strongroom.service.runtime import Runtime
 log = logging.getLogger("strongroom.s3")
 
 MAX_XML_BODY = 4 * 1024 * 1024
+VAULT_STATE_SECONDS = 1.0
 MAX_HEADER_BYTES = 16 * 1024
 XMLNS = "application/xml"
 Handler = Callable[["S3Request"], Awaitable[Response]]
@@ -222,6 +223,8 @@ class S3App:
         self.multipart = MultipartService(self.objects)
         self.listing = ListingService(rt, self.buckets)
         self._secret_cache: dict[str, tuple[float, str, Principal]] = {}
+        self._vault_checked_at = -1e9
+        self._vault_sealed = True
         self.ready = True
 
     # --- ASGI entry -------------------------------------------------------
@@ -311,6 +314,25 @@ class S3App:
         self._secret_cache[access_key] = (now, secret, Principal(access_key, tenant, False))
         return secret
 
+    async def require_unsealed(self) -> None:
+        """Fail closed while the vault is sealed or unreachable (state re-checked at most every second).
+
+        On a seal every cached credential and key is dropped, so nothing keyed survives in this process.
+        """
+        now = time.monotonic()
+        if now - self._vault_checked_at >= VAULT_STATE_SECONDS:
+            try:
+                state = await anyio.to_thread.run_sync(self.rt.vault.status)
+                sealed = bool(state.get("sealed", True))
+            except errors.StrongroomError:
+                sealed = True
+            self._vault_checked_at, self._vault_sealed = now, sealed
+            if sealed:
+                self._secret_cache.clear()
+                self.rt.keys.forget()
+        if self._vault_sealed:
+            raise s3_error("ServiceUnavailable", "The key vault is sealed; no data can be read or written.")
+
     async def authenticate(self, req: S3Request) -> None:
         scope = req.request.scope
         raw_path = scope.get("raw_path") or scope["path"].encode()
@@ -349,6 +371,7 @@ class S3App:
                 "Requests specifying Server Side Encryption with Customer provided keys must be made over a secure "
                 "connection.",
             )
+        await self.require_unsealed()
         if (
             req.method == "POST"
             and req.bucket
