@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import filecmp
 import hashlib
-import importlib.util
 import json
 import os
 import random
@@ -17,7 +16,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 import pytest
@@ -28,23 +26,8 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.e2e
 
 
-def _root_conftest() -> ModuleType:
-    """tests/conftest.py as a module. Not ``import conftest``: with several non-package conftest.py files in the
-    tree, ``sys.modules["conftest"]`` is whichever pytest loaded last."""
-    path = Path(__file__).resolve().parents[1] / "conftest.py"
-    for mod in list(sys.modules.values()):
-        f = getattr(mod, "__file__", None)
-        if f and Path(f).resolve() == path:
-            return mod
-    spec = importlib.util.spec_from_file_location("strongroom_tests_root_conftest", path)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
+import tests.conftest as _ct  # noqa: E402
 
-
-_ct = _root_conftest()
 ROOT_ACCESS: str = _ct.ROOT_ACCESS
 ROOT_SECRET: str = _ct.ROOT_SECRET
 

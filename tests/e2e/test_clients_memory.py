@@ -9,14 +9,11 @@ stay under 200 MiB. This is a memory property, not a timing one. bench/rss_2gib.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import ssl
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 import httpx
@@ -34,19 +31,7 @@ RSS_LIMIT_MIB = 200
 FEED = MIB
 
 
-def _root_conftest() -> ModuleType:
-    """tests/conftest.py as a module (not ``import conftest``: several non-package conftest.py files exist)."""
-    path = Path(__file__).resolve().parents[1] / "conftest.py"
-    for mod in list(sys.modules.values()):
-        f = getattr(mod, "__file__", None)
-        if f and Path(f).resolve() == path:
-            return mod
-    spec = importlib.util.spec_from_file_location("strongroom_tests_root_conftest", path)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
+import tests.conftest as _ct  # noqa: E402
 
 
 def keystream(size: int, seed: int, digest: hashlib._Hash) -> Iterator[bytes]:
@@ -121,7 +106,7 @@ class RssSampler(threading.Thread):
 def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     if not Path("/proc/self/status").exists():
         pytest.skip("needs /proc to read VmRSS")
-    srv = _root_conftest().start_server(tmp_path_factory.mktemp("memsrv") / "data")
+    srv = _ct.start_server(tmp_path_factory.mktemp("memsrv") / "data")
     yield srv
     srv.stop()
 

@@ -16,7 +16,10 @@ pytestmark = pytest.mark.e2e
 def _cli(server, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "strongroom", *args, "--data-dir", str(server.data_dir)],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -50,7 +53,9 @@ def test_rotate_then_rewrap_keeps_blobs_and_reads(server, s3, bucket):
     p1 = s3.upload_part(Bucket=bucket, Key="mp", UploadId=up["UploadId"], PartNumber=1, Body=b"a" * (5 << 20))
     p2 = s3.upload_part(Bucket=bucket, Key="mp", UploadId=up["UploadId"], PartNumber=2, Body=b"b" * 1000)
     s3.complete_multipart_upload(
-        Bucket=bucket, Key="mp", UploadId=up["UploadId"],
+        Bucket=bucket,
+        Key="mp",
+        UploadId=up["UploadId"],
         MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": p1["ETag"]}, {"PartNumber": 2, "ETag": p2["ETag"]}]},
     )
     assert set(_versions(server, bucket)) == {1}

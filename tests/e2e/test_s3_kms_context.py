@@ -16,12 +16,17 @@ pytestmark = pytest.mark.e2e
 def test_kms_context_recorded_and_bound(server, s3, bucket):
     subprocess.run(
         [sys.executable, "-m", "strongroom", "key", "create", f"ctx-{bucket}", "--data-dir", str(server.data_dir)],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     ctx = base64.b64encode(json.dumps({"department": "finance", "case": "42"}).encode()).decode()
     body = b"context bound " * 5000
     put = s3.put_object(
-        Bucket=bucket, Key="k", Body=body, ServerSideEncryption="aws:kms", SSEKMSKeyId=f"ctx-{bucket}",
+        Bucket=bucket,
+        Key="k",
+        Body=body,
+        ServerSideEncryption="aws:kms",
+        SSEKMSKeyId=f"ctx-{bucket}",
         SSEKMSEncryptionContext=ctx,
     )
     assert put["ServerSideEncryption"] == "aws:kms"
@@ -49,6 +54,11 @@ def test_kms_context_recorded_and_bound(server, s3, bucket):
 
 def test_kms_context_must_be_base64_json(server, s3, bucket):
     with pytest.raises(s3.exceptions.ClientError) as exc:
-        s3.put_object(Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption="aws:kms",
-                      SSEKMSEncryptionContext="not base64 json!")
+        s3.put_object(
+            Bucket=bucket,
+            Key="k",
+            Body=b"x",
+            ServerSideEncryption="aws:kms",
+            SSEKMSEncryptionContext="not base64 json!",
+        )
     assert exc.value.response["Error"]["Code"] == "InvalidArgument"

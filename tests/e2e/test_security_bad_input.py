@@ -7,14 +7,10 @@ Requests are hand-made with httpx and signed with botocore (``S3SigV4Auth`` + ``
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import socket
 import ssl
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 import botocore.auth
@@ -30,21 +26,7 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.e2e
 
 
-def _root_conftest() -> ModuleType:
-    """tests/conftest.py as a module (``import conftest`` is ambiguous with several conftest.py files)."""
-    path = Path(__file__).resolve().parents[1] / "conftest.py"
-    for mod in list(sys.modules.values()):
-        f = getattr(mod, "__file__", None)
-        if f and Path(f).resolve() == path:
-            return mod
-    spec = importlib.util.spec_from_file_location("strongroom_tests_root_conftest", path)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-_ct = _root_conftest()
+import tests.conftest as _ct  # noqa: E402
 
 BUCKET = "sec-bad-input"
 CONTROL = b"control object body"

@@ -9,13 +9,10 @@ cannot use another tenant's SSE-KMS key either.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -28,21 +25,7 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.e2e
 
 
-def _root_conftest() -> ModuleType:
-    """tests/conftest.py as a module (``import conftest`` is ambiguous with several conftest.py files)."""
-    path = Path(__file__).resolve().parents[1] / "conftest.py"
-    for mod in list(sys.modules.values()):
-        f = getattr(mod, "__file__", None)
-        if f and Path(f).resolve() == path:
-            return mod
-    spec = importlib.util.spec_from_file_location("strongroom_tests_root_conftest", path)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-_ct = _root_conftest()
+import tests.conftest as _ct  # noqa: E402
 
 T2_ACCESS = "SRTESTTENANT2ACCESS1"
 T2_SECRET = "tenant-two-secret-key-0123456789abcdefgh"

@@ -18,6 +18,7 @@ from strongroom.storage import sweep_orphans
 
 log = logging.getLogger("strongroom")
 ORPHAN_AGE_SECONDS = 3600.0
+GARBAGE_INTERVAL_SECONDS = 10.0
 
 
 def sweep_once(rt: Runtime, orphan_age: float = ORPHAN_AGE_SECONDS) -> int:
@@ -59,11 +60,18 @@ class StrongroomApp:
                     return
 
     async def _sweeper(self) -> None:
+        """Replaced blobs are deleted off the request path: every GARBAGE_INTERVAL seconds (once the grace
+        period protecting in-flight GETs has passed); temp files and orphans every sweep interval."""
         interval = self.rt.settings.sweep_interval_seconds
+        last_full = time.monotonic()
         while True:
-            await anyio.sleep(interval)
+            await anyio.sleep(GARBAGE_INTERVAL_SECONDS)
             with contextlib.suppress(Exception):
-                await anyio.to_thread.run_sync(sweep_once, self.rt)
+                if time.monotonic() - last_full >= interval:
+                    last_full = time.monotonic()
+                    await anyio.to_thread.run_sync(sweep_once, self.rt)
+                else:
+                    await anyio.to_thread.run_sync(collect_garbage, self.rt, GARBAGE_GRACE_SECONDS)
 
 
 def create_app() -> StrongroomApp:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+import threading
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,10 @@ def _now() -> dt.datetime:
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # a pool as large as the worker thread pool: reopening a connection re-runs the pragmas below
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=32, max_overflow=32
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -53,9 +57,10 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            # SQLite has no SELECT ... FOR UPDATE: take the write lock before the first read, so
-            # read-then-write transactions serialize (and wait on busy_timeout, not fail).
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # SQLite has no SELECT ... FOR UPDATE: a writing transaction takes the write lock before its
+            # first read, so read-then-write transactions serialize (and wait on busy_timeout, not fail).
+            # Read-only sessions (Repository.reading) begin deferred and run beside writers (WAL).
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("sr_read") else "BEGIN IMMEDIATE")
 
         return engine
     if url.startswith("postgresql://"):
@@ -92,6 +97,9 @@ class Repository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._write_lock: AbstractContextManager[Any] = (
+            threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
+        )
 
     @classmethod
     def open(cls, url: str, run_migrations: bool = True) -> Repository:
@@ -105,7 +113,19 @@ class Repository:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        with self._sessions.begin() as s:
+        """A read-write transaction (committed on success).
+
+        On SQLite, writers in this process queue on a lock first: SQLite's own busy handler makes waiting
+        writers sleep in growing steps (up to 100 ms), which collapses throughput under concurrency.
+        """
+        with self._write_lock, self._sessions.begin() as s:
+            yield s
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only transaction: on SQLite it does not take the write lock."""
+        with self._sessions() as s:
+            s.connection(execution_options={"sr_read": True})
             yield s
 
     def ping(self) -> bool:
@@ -124,7 +144,7 @@ class Repository:
 
     # --- infrastructure keys (layer 2 KEKs) ------------------------------
     def latest_infra_version(self, region: str) -> InfraKeyVersion | None:
-        with self.session() as s:
+        with self.reading() as s:
             return s.scalars(
                 select(InfraKeyVersion)
                 .where(InfraKeyVersion.region == region)
@@ -133,7 +153,7 @@ class Repository:
             ).first()
 
     def get_infra_version(self, region: str, version: int) -> InfraKeyVersion | None:
-        with self.session() as s:
+        with self.reading() as s:
             return s.get(InfraKeyVersion, (region, version))
 
     def add_infra_version(self, region: str, version: int, material_sealed: bytes) -> None:
@@ -160,11 +180,11 @@ class Repository:
             raise errors.BucketAlreadyExists(BucketName=bucket.name) from exc
 
     def get_bucket(self, name: str) -> Bucket | None:
-        with self.session() as s:
+        with self.reading() as s:
             return s.scalars(select(Bucket).where(Bucket.name == name)).first()
 
     def list_buckets(self, tenant_id: str) -> list[Bucket]:
-        with self.session() as s:
+        with self.reading() as s:
             return list(s.scalars(select(Bucket).where(Bucket.tenant_id == tenant_id).order_by(Bucket.name)))
 
     def delete_bucket(self, bucket: Bucket) -> None:
@@ -194,7 +214,7 @@ class Repository:
 
     # --- objects ---------------------------------------------------------
     def get_object(self, bucket_id: str, key: str) -> StoredObject | None:
-        with self.session() as s:
+        with self.reading() as s:
             rec = s.scalars(
                 select(ObjectRecord).where(ObjectRecord.bucket_id == bucket_id, ObjectRecord.key == key)
             ).first()
@@ -243,7 +263,7 @@ class Repository:
 
     def list_objects(self, bucket_id: str, prefix: str, after: str | None, limit: int) -> list[ObjectRecord]:
         """Objects whose key starts with prefix and sorts after `after`, in UTF-8 byte order."""
-        with self.session() as s:
+        with self.reading() as s:
             q = select(ObjectRecord).where(ObjectRecord.bucket_id == bucket_id)
             if prefix:
                 q = q.where(ObjectRecord.key >= prefix)
@@ -255,7 +275,7 @@ class Repository:
             return list(s.scalars(q.order_by(ObjectRecord.key).limit(limit)))
 
     def get_parts(self, object_id: int) -> list[ObjectPart]:
-        with self.session() as s:
+        with self.reading() as s:
             return list(
                 s.scalars(select(ObjectPart).where(ObjectPart.object_id == object_id).order_by(ObjectPart.part_number))
             )
@@ -266,7 +286,7 @@ class Repository:
             s.add(upload)
 
     def get_upload(self, bucket_id: str, upload_id: str) -> MultipartUpload | None:
-        with self.session() as s:
+        with self.reading() as s:
             up = s.get(MultipartUpload, upload_id)
             if up is None or up.bucket_id != bucket_id:
                 return None
@@ -285,7 +305,7 @@ class Repository:
             s.add(part)
 
     def list_upload_parts(self, upload_id: str, after_part: int = 0, limit: int = 10000) -> list[UploadPart]:
-        with self.session() as s:
+        with self.reading() as s:
             return list(
                 s.scalars(
                     select(UploadPart)
@@ -327,7 +347,7 @@ class Repository:
     def list_uploads(
         self, bucket_id: str, prefix: str, key_marker: str | None, upload_id_marker: str | None, limit: int
     ) -> list[MultipartUpload]:
-        with self.session() as s:
+        with self.reading() as s:
             q = select(MultipartUpload).where(MultipartUpload.bucket_id == bucket_id)
             if prefix:
                 q = q.where(MultipartUpload.key >= prefix)
@@ -347,9 +367,13 @@ class Repository:
             return list(s.scalars(q))
 
     # --- garbage ---------------------------------------------------------
-    def take_garbage(self, limit: int = 1000) -> list[BlobGarbage]:
-        with self.session() as s:
-            return list(s.scalars(select(BlobGarbage).order_by(BlobGarbage.enqueued_at).limit(limit)))
+    def take_garbage(self, limit: int = 1000, older_than: dt.datetime | None = None) -> list[BlobGarbage]:
+        """Queued garbage, oldest first; only entries enqueued before ``older_than`` when given."""
+        with self.reading() as s:
+            q = select(BlobGarbage)
+            if older_than is not None:
+                q = q.where(BlobGarbage.enqueued_at < older_than)
+            return list(s.scalars(q.order_by(BlobGarbage.enqueued_at).limit(limit)))
 
     def forget_garbage(self, blob_ids: Sequence[str]) -> None:
         if not blob_ids:
@@ -358,7 +382,7 @@ class Repository:
             s.execute(delete(BlobGarbage).where(BlobGarbage.blob_id.in_(list(blob_ids))))
 
     def blob_referenced(self, blob_id: str) -> bool:
-        with self.session() as s:
+        with self.reading() as s:
             if s.scalar(select(ObjectPart.object_id).where(ObjectPart.blob_id == blob_id).limit(1)) is not None:
                 return True
             if s.scalar(select(UploadPart.upload_id).where(UploadPart.blob_id == blob_id).limit(1)) is not None:

@@ -17,7 +17,7 @@ class SqlPhysicalStorage:
         self._repo = repo
 
     def get(self, path: str) -> bytes | None:
-        with self._repo.session() as s:
+        with self._repo.reading() as s:
             row = s.get(VaultEntry, path)
             return None if row is None else bytes(row.value)
 
@@ -33,7 +33,7 @@ class SqlPhysicalStorage:
 
     def list(self, prefix: str) -> list[str]:
         """Immediate children of prefix (Vault semantics): leaf names, and folders ending with '/'."""
-        with self._repo.session() as s:
+        with self._repo.reading() as s:
             q = select(VaultEntry.path)
             if prefix:
                 q = q.where(VaultEntry.path >= prefix)

@@ -158,7 +158,6 @@ class MultipartService:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(self.rt.store(bucket.region).delete, sealed.blob_id)
             raise
-        await self.objects.collect_garbage()
         return upload, PartResult(sealed.etag, sealed.checksum, ts)
 
     async def upload_part_copy(
@@ -206,7 +205,6 @@ class MultipartService:
     async def abort(self, principal: Principal, bucket_name: str, key: str, upload_id: str) -> None:
         bucket, _upload = await self.get_upload(principal, bucket_name, key, upload_id)
         await anyio.to_thread.run_sync(self.rt.repo.abort_upload, upload_id, bucket.region)
-        await self.objects.collect_garbage()
 
     async def complete(
         self,
@@ -296,7 +294,6 @@ class MultipartService:
             rows.append(row)
             offset += p.size
         await anyio.to_thread.run_sync(self.rt.repo.complete_upload, upload_id, record, rows, bucket.region)
-        await self.objects.collect_garbage()
         return (
             bucket,
             upload,

@@ -240,7 +240,7 @@ class ObjectService:
         validate_key(key)
         bucket = await self.buckets.get(principal, bucket_name)
         wk = await anyio.to_thread.run_sync(self.resolve_write_key, principal, bucket, sse)
-        if conditions is not None:
+        if conditions is not None and conditions != Conditions():
             await self._check_write_conditions(bucket, key, conditions)
         version_id = uuid.uuid4().hex
         sealed = await seal_part(
@@ -307,11 +307,6 @@ class ObjectService:
                 for p in parts:
                     await anyio.to_thread.run_sync(self.rt.store(bucket.region).delete, p.blob_id)
             raise
-        await self.collect_garbage()
-
-    async def collect_garbage(self) -> None:
-        """Delete blobs that committed transactions dropped (best effort; the sweeper retries)."""
-        await anyio.to_thread.run_sync(collect_garbage, self.rt, GARBAGE_GRACE_SECONDS)
 
     # --- GET / HEAD ---------------------------------------------------------
     async def load(self, principal: Principal, bucket_name: str, key: str) -> tuple[Bucket, StoredObject]:
@@ -483,7 +478,6 @@ class ObjectService:
     async def delete(self, principal: Principal, bucket_name: str, key: str) -> None:
         bucket = await self.buckets.get(principal, bucket_name)
         await anyio.to_thread.run_sync(self.rt.repo.delete_object, bucket.id, key, bucket.region)
-        await self.collect_garbage()
 
     async def delete_many(
         self, principal: Principal, bucket_name: str, keys: list[str]
@@ -498,7 +492,6 @@ class ObjectService:
                 deleted.append(key)
             except errors.StrongroomError as exc:
                 failed.append((key, type(exc).__name__, exc.message))
-        await self.collect_garbage()
         return deleted, failed
 
     # --- COPY ---------------------------------------------------------------
@@ -688,8 +681,8 @@ def collect_garbage(rt: Runtime, min_age: float = 0.0) -> int:
     """
     done: list[str] = []
     cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=min_age)
-    for g in rt.repo.take_garbage(1000):
-        if g.blob_id in READ_LEASES or (min_age > 0 and g.enqueued_at > cutoff):
+    for g in rt.repo.take_garbage(1000, older_than=cutoff if min_age > 0 else None):
+        if g.blob_id in READ_LEASES:
             continue
         try:
             rt.store(g.region).delete(g.blob_id)
