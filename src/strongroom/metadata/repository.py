@@ -7,8 +7,8 @@ Returned ORM objects are detached snapshots (expire_on_commit=False).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
 import threading
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -224,6 +224,22 @@ class Repository:
                 s.scalars(select(ObjectPart).where(ObjectPart.object_id == rec.id).order_by(ObjectPart.part_number))
             )
             return StoredObject(rec, parts)
+
+    def get_bucket_and_object(self, name: str, key: str) -> tuple[Bucket | None, StoredObject | None]:
+        """A bucket by name and its object at key, in one read transaction (the GET/HEAD hot path)."""
+        with self.reading() as s:
+            bucket = s.scalars(select(Bucket).where(Bucket.name == name)).first()
+            if bucket is None:
+                return None, None
+            rows = s.execute(
+                select(ObjectRecord, ObjectPart)
+                .join(ObjectPart, ObjectPart.object_id == ObjectRecord.id)
+                .where(ObjectRecord.bucket_id == bucket.id, ObjectRecord.key == key)
+                .order_by(ObjectPart.part_number)
+            ).all()
+            if not rows:
+                return bucket, None
+            return bucket, StoredObject(rows[0][0], [r[1] for r in rows])
 
     def _garbage(self, s: Session, blob_ids: Sequence[str], region: str) -> None:
         now = _now()

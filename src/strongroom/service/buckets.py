@@ -16,7 +16,7 @@ from strongroom.policy.residency import resolve_region
 from strongroom.service.runtime import Runtime
 
 
-def _owned(bucket: Bucket | None, principal: Principal, name: str) -> Bucket:
+def owned_bucket(bucket: Bucket | None, principal: Principal, name: str) -> Bucket:
     # Another tenant's bucket looks exactly like a missing one.
     if bucket is None or bucket.tenant_id != principal.tenant_id:
         raise errors.NoSuchBucket("The specified bucket does not exist", BucketName=name)
@@ -29,7 +29,7 @@ class BucketService:
 
     async def get(self, principal: Principal, name: str) -> Bucket:
         bucket = await anyio.to_thread.run_sync(self.rt.repo.get_bucket, name)
-        return _owned(bucket, principal, name)
+        return owned_bucket(bucket, principal, name)
 
     async def create(self, principal: Principal, name: str, location: str | None) -> Bucket:
         validate_bucket_name(name)

@@ -37,7 +37,7 @@ from strongroom.crypto import customer_kek, customer_verifier, random_bytes, ver
 from strongroom.metadata.models import Bucket, ObjectHeaderColumns, ObjectPart, ObjectRecord
 from strongroom.metadata.repository import StoredObject
 from strongroom.policy.names import validate_key
-from strongroom.service.buckets import BucketService, normalize_kms_key_id
+from strongroom.service.buckets import BucketService, normalize_kms_key_id, owned_bucket
 from strongroom.service.runtime import Runtime
 from strongroom.service.sealing import (
     SSE_C_KEY_ID,
@@ -220,7 +220,9 @@ class ObjectService:
         if ck is not None:
             raise errors.InvalidRequest("The encryption parameters are not applicable to this object.")
         return LayerOneKey(
-            kek_id, kek_version, self.rt.keys.decryption_key(kek_id, kek_version),
+            kek_id,
+            kek_version,
+            self.rt.keys.decryption_key(kek_id, kek_version),
             context=canonical_context(cols.kms_context) if cols.sse_mode == SSE_KMS else b"",
         )
 
@@ -310,8 +312,8 @@ class ObjectService:
 
     # --- GET / HEAD ---------------------------------------------------------
     async def load(self, principal: Principal, bucket_name: str, key: str) -> tuple[Bucket, StoredObject]:
-        bucket = await self.buckets.get(principal, bucket_name)
-        stored = await anyio.to_thread.run_sync(self.rt.repo.get_object, bucket.id, key)
+        found, stored = await anyio.to_thread.run_sync(self.rt.repo.get_bucket_and_object, bucket_name, key)
+        bucket = owned_bucket(found, principal, bucket_name)
         if stored is None:
             raise errors.NoSuchKey("The specified key does not exist.", Key=key)
         return bucket, stored

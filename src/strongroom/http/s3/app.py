@@ -36,6 +36,13 @@ log = logging.getLogger("strongroom.s3")
 
 MAX_XML_BODY = 4 * 1024 * 1024
 VAULT_STATE_SECONDS = 1.0
+SECRET_CACHE_SECONDS = 30.0
+
+
+class _NotCached(Exception):
+    """The access key's secret is not cached in this process (look it up in the vault, off the loop)."""
+
+
 MAX_HEADER_BYTES = 16 * 1024
 XMLNS = "application/xml"
 Handler = Callable[["S3Request"], Awaitable[Response]]
@@ -302,10 +309,16 @@ class S3App:
         req.bucket = b
         req.key = k if sep and k else None
 
+    def _cached_secret(self, access_key: str) -> str | None:
+        hit = self._secret_cache.get(access_key)
+        if hit is None or time.monotonic() - hit[0] >= SECRET_CACHE_SECONDS:
+            raise _NotCached
+        return hit[1]
+
     def lookup_secret(self, access_key: str) -> str | None:
         now = time.monotonic()
         hit = self._secret_cache.get(access_key)
-        if hit and now - hit[0] < 30:
+        if hit and now - hit[0] < SECRET_CACHE_SECONDS:
             return hit[1]
         got = self.rt.vault.credential(access_key)
         if got is None:
@@ -336,17 +349,23 @@ class S3App:
     async def authenticate(self, req: S3Request) -> None:
         scope = req.request.scope
         raw_path = scope.get("raw_path") or scope["path"].encode()
-        auth = await anyio.to_thread.run_sync(
-            lambda: authenticate(
+
+        def verify(lookup: Callable[[str], str | None]) -> AuthContext:
+            return authenticate(
                 req.method,
                 raw_path.decode("latin-1"),
                 scope.get("query_string", b"").decode("latin-1"),
                 req.headers,
-                self.lookup_secret,
+                lookup,
                 dt.datetime.now(dt.UTC),
                 self.rt.settings.max_clock_skew_seconds,
             )
-        )
+
+        try:
+            # the common case: the secret is cached, and verifying costs less than a hop to a worker thread
+            auth = verify(self._cached_secret)
+        except _NotCached:
+            auth = await anyio.to_thread.run_sync(verify, self.lookup_secret)
         req.auth = auth
         req.principal = self._secret_cache[auth.access_key][2]
 
