@@ -24,7 +24,7 @@ def build_runtime(settings: Settings, run_migrations: bool) -> Runtime:
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(settings.data_dir, 0o700)
     repo = Repository.open(settings.db_url, run_migrations=run_migrations)
-    infra_root = load_or_create_root_file(settings.keys_dir / INFRA_ROOT_FILE)
+    infra_root = load_or_create_root_file(settings.infra_root_file or settings.keys_dir / INFRA_ROOT_FILE)
     vault = VaultClient(settings.vault_endpoint, os.environ.get(INTERNAL_TOKEN_ENV, ""), settings.vault_ca_file())
     keys = KeyStore(repo, infra_root, vault)
     stores = {region: open_blob_store(settings.region_backend(region)) for region in settings.regions}

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     pkcs11_token_label: str = "strongroom"
     pkcs11_pin: str = ""
     pkcs11_key_label: str = "strongroom-root"
+    # the infrastructure root (layer 2): a 0600 file; keep it OUTSIDE the data directory in production
+    infra_root_file: Path | None = None  # empty = DATA/keys/infra-root.key
     vault_url: str = ""  # where S3 gateways reach the vault; empty = https://localhost:<vault_port>
     vault_ca: Path | None = None  # CA to verify the vault; empty = DATA/tls/ca.pem (or --cert)
 

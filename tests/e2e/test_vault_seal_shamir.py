@@ -57,7 +57,9 @@ def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def start_sealed_server(data_dir: Path, extra_args: list[str], timeout: float = 60.0) -> Server:
+def start_sealed_server(
+    data_dir: Path, extra_args: list[str], timeout: float = 60.0, env: dict[str, str] | None = None
+) -> Server:
     """Start `strongroom serve` and wait until both listeners answer (whatever the seal state)."""
     port, vault_port = free_port(), free_port()
     args = [
@@ -75,7 +77,9 @@ def start_sealed_server(data_dir: Path, extra_args: list[str], timeout: float = 
     ]
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.parent / f"server-{port}-{time.monotonic_ns()}.log"
-    proc = subprocess.Popen(args, stdout=log_path.open("wb"), stderr=subprocess.STDOUT, env=_env(), cwd=data_dir.parent)
+    proc = subprocess.Popen(
+        args, stdout=log_path.open("wb"), stderr=subprocess.STDOUT, env={**_env(), **(env or {})}, cwd=data_dir.parent
+    )
     srv = Server(data_dir, port, proc, log_path, list(extra_args), {})
     deadline = time.monotonic() + timeout
     ca = data_dir / "tls" / "ca.pem"
@@ -202,7 +206,10 @@ def assert_everything_works(srv: Server, bucket: str, key: str, body: bytes) -> 
 
 @pytest.fixture()
 def shamir_server(tmp_path: Path) -> Iterator[Server]:
-    srv = start_sealed_server(tmp_path / "data", ["--seal", "shamir"])
+    # production layout: the infrastructure root lives outside the data directory
+    srv = start_sealed_server(
+        tmp_path / "data", ["--seal", "shamir"], env={"STRONGROOM_INFRA_ROOT_FILE": str(tmp_path / "infra-root.key")}
+    )
     yield srv
     srv.stop()
 
@@ -365,10 +372,7 @@ def _needles(name: str, value: str | bytes) -> dict[str, bytes]:
 
 
 def scan_data_dir(data_dir: Path, needles: dict[str, bytes]) -> tuple[list[str], list[str]]:
-    # DATA/keys/infra-root.key is the infrastructure (layer 2) root key file of the embedded default: a known
-    # plaintext key file by design (docs/VAULT-DESIGN.md, "Infrastructure keys keep their own root"). It is the only
-    # file excluded; it cannot contain any of the needles anyway (32 random bytes).
-    excluded = {(data_dir / "keys" / "infra-root.key").resolve()}
+    excluded: set[Path] = set()  # nothing: with seal=shamir and the infra root elsewhere, no key file is here
     hits: list[str] = []
     scanned: list[str] = []
     for path in sorted(data_dir.rglob("*")):
@@ -392,9 +396,11 @@ def test_no_secret_in_plaintext_under_the_data_dir_sealed_or_not(shamir_server: 
     root = init["root_token"]
     vault = hvac_client(srv, token=root)
     assert vault.sys.is_sealed() is False
+    infra_root = (srv.data_dir.parent / "infra-root.key").read_bytes()
+    assert len(infra_root) == 32 and not (srv.data_dir / "keys" / "infra-root.key").exists()
 
     tag = uuid.uuid4().hex
-    needles: dict[str, bytes] = {}
+    needles: dict[str, bytes] = {**_needles("infrastructure root", infra_root)}
     # KV secrets with distinctive values (a long one too: a 16-byte window would survive any framing)
     kv_values = {
         "app/db": {"password": f"kv-db-password-{tag}"},
