@@ -10,6 +10,7 @@ import hashlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import anyio
 
@@ -119,17 +120,31 @@ async def seal_part(
     the blob is deleted. Any failure leaves no blob behind.
     """
     identity = object_identity(uuid.UUID(bucket_id), key, version_id, part_number)
-    dek1, dek2 = DataKey.generate(), DataKey.generate()
-    infra_version, infra_kek = await anyio.to_thread.run_sync(rt.keys.infra_encryption_key, region)
-    wrapped1 = wrap_dek(
-        l1.kek, dek1, layer=1, key_id=l1.kek_id, key_version=l1.version, identity=identity, context=l1.context
-    )
-    wrapped2 = wrap_dek(
-        infra_kek, dek2, layer=2, key_id=infra_key_id(region), key_version=infra_version, identity=identity
-    )
-    sealer = PartSealer(dek1, dek2, identity)
     checksum = Checksum(checksum_algorithm) if checksum_algorithm else None
-    pw = await anyio.to_thread.run_sync(_PartWriter, rt, region, sealer, checksum)
+    state: dict[str, Any] = {}
+
+    def step(batch: bytes, final: bool) -> None:
+        """One worker-thread hop: (first time) keys, wraps and the temp blob; feed; (last time) publish.
+
+        A small object is sealed, written and published in a single hop.
+        """
+        if "pw" not in state:
+            dek1, dek2 = DataKey.generate(), DataKey.generate()
+            infra_version, infra_kek = rt.keys.infra_encryption_key(region)
+            state["wrapped1"] = wrap_dek(
+                l1.kek, dek1, layer=1, key_id=l1.kek_id, key_version=l1.version, identity=identity, context=l1.context
+            )
+            state["wrapped2"] = wrap_dek(
+                infra_kek, dek2, layer=2, key_id=infra_key_id(region), key_version=infra_version, identity=identity
+            )
+            state["infra_version"] = infra_version
+            state["sealer"] = PartSealer(dek1, dek2, identity)
+            state["pw"] = _PartWriter(rt, region, state["sealer"], checksum)
+        if batch:
+            state["pw"].feed(batch)
+        if final:
+            state["pw"].finish()
+
     pending: list[bytes] = []
     pending_len = 0
     total = 0
@@ -147,10 +162,10 @@ async def seal_part(
             if pending_len >= BATCH:
                 batch = b"".join(pending)
                 pending, pending_len = [], 0
-                await anyio.to_thread.run_sync(pw.feed, batch)
-        if pending:
-            await anyio.to_thread.run_sync(pw.feed, b"".join(pending))
-        await anyio.to_thread.run_sync(pw.finish)
+                await anyio.to_thread.run_sync(step, batch, False)
+        await anyio.to_thread.run_sync(step, b"".join(pending), True)
+        pw: _PartWriter = state["pw"]
+        sealer: PartSealer = state["sealer"]
         md5 = pw.md5.digest()
         sealed = SealedPart(
             blob_id=pw.blob_id,
@@ -160,15 +175,16 @@ async def seal_part(
             checksum=checksum.b64() if checksum else None,
             inner_header=sealer.inner_header,
             outer_header=sealer.outer_header,
-            wrapped_dek1=wrapped1,
+            wrapped_dek1=state["wrapped1"],
             kek_id=l1.kek_id,
             kek_version=l1.version,
-            wrapped_dek2=wrapped2,
-            infra_version=infra_version,
+            wrapped_dek2=state["wrapped2"],
+            infra_version=state["infra_version"],
         )
     except BaseException:
-        with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(pw.abort)
+        if "pw" in state:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(state["pw"].abort)
         raise
     if verify is not None:
         try:
@@ -237,7 +253,12 @@ def open_part(
     """Unwrap both DEKs of a stored part (blocking: call in a thread)."""
     identity = object_identity(uuid.UUID(bucket_id), key, version_id, part_number)
     dek1 = unwrap_dek(
-        l1.kek, row.wrapped_dek1, layer=1, key_id=row.kek_id, key_version=row.kek_version, identity=identity,
+        l1.kek,
+        row.wrapped_dek1,
+        layer=1,
+        key_id=row.kek_id,
+        key_version=row.kek_version,
+        identity=identity,
         context=l1.context,
     )
     infra_kek = rt.keys.infra_decryption_key(region, row.infra_version)
