@@ -1,0 +1,1 @@
+"""strongroom benchmarks: run with `bash bench/run.sh` (see bench/run.py)."""
