@@ -57,6 +57,10 @@ class TokenEntry:
     num_uses: int = 0
     tenant: str = "root"
     id_hash: str = ""
+    created_precise: float = 0.0  # creation_time is whole seconds (as Vault shows it); expiry uses this
+
+    def _start(self) -> float:
+        return self.created_precise or float(self.creation_time)
 
     @property
     def is_root(self) -> bool:
@@ -66,8 +70,7 @@ class TokenEntry:
         return self.creation_time + self.ttl if self.ttl else None
 
     def expired(self, now: dt.datetime) -> bool:
-        exp = self.expire_time()
-        return exp is not None and now.timestamp() >= exp
+        return bool(self.ttl) and now.timestamp() >= self._start() + self.ttl
 
 
 @dataclass(frozen=True)
@@ -221,6 +224,7 @@ class TokenStore:
             policies=pols,
             display_name=display_name if display_name.startswith("token") else f"token-{display_name}",
             creation_time=int(self.clock().timestamp()),
+            created_precise=self.clock().timestamp(),
             ttl=ttl,
             explicit_max_ttl=explicit_max_ttl,
             meta=meta or {},
@@ -278,8 +282,8 @@ class TokenStore:
     def renew(self, entry: TokenEntry, increment: int | None) -> TokenEntry:
         if not entry.renewable:
             raise errors.InvalidRequest("lease is not renewable")
-        now = int(self.clock().timestamp())
-        new_ttl = (now - entry.creation_time) + (increment or entry.ttl)
+        now = self.clock().timestamp()
+        new_ttl = int(now - entry._start()) + (increment or entry.ttl)
         if entry.explicit_max_ttl:
             new_ttl = min(new_ttl, entry.explicit_max_ttl)
         entry.ttl = new_ttl
