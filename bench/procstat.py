@@ -23,21 +23,31 @@ def _children_map() -> dict[int, list[int]]:
     return children
 
 
-def process_tree(root: int) -> list[int]:
-    """root and all its live descendants (parent links from /proc/<pid>/stat)."""
+def is_vault(pid: int) -> bool:
+    """True for strongroom's key vault process (a separate service beside the S3 gateway)."""
+    try:
+        return b"strongroom.vaultserver" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def process_tree(root: int, exclude_vault: bool = False) -> list[int]:
+    """root and all its live descendants (parent links from /proc/<pid>/stat), optionally without the vault."""
     children = _children_map()
     out, todo = [], [root]
     while todo:
         pid = todo.pop()
+        if exclude_vault and pid != root and is_vault(pid):
+            continue
         out.append(pid)
         todo.extend(children.get(pid, []))
     return out
 
 
-def tree_rss_kib(root: int) -> int:
+def tree_rss_kib(root: int, exclude_vault: bool = False) -> int:
     """Sum of VmRSS over the tree, KiB (shared pages are counted once per process, as top does)."""
     total = 0
-    for pid in process_tree(root):
+    for pid in process_tree(root, exclude_vault):
         try:
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -71,9 +81,9 @@ def machine_busy_seconds() -> float:
 class RssSampler(threading.Thread):
     """Samples the summed VmRSS of a process tree every ``interval`` s; ``phase`` labels the samples."""
 
-    def __init__(self, pid: int, interval: float = 0.2) -> None:
+    def __init__(self, pid: int, interval: float = 0.2, exclude_vault: bool = False) -> None:
         super().__init__(daemon=True, name=f"rss-{pid}")
-        self.pid, self.interval = pid, interval
+        self.pid, self.interval, self.exclude_vault = pid, interval, exclude_vault
         self._stop_event = threading.Event()
         self.peak_kib = 0
         self.phase = "start"
@@ -81,7 +91,7 @@ class RssSampler(threading.Thread):
         self._lock = threading.Lock()
 
     def sample(self) -> None:
-        kib = tree_rss_kib(self.pid)
+        kib = tree_rss_kib(self.pid, self.exclude_vault)
         with self._lock:
             self.peak_kib = max(self.peak_kib, kib)
             self.phase_peak_kib[self.phase] = max(self.phase_peak_kib.get(self.phase, 0), kib)

@@ -20,12 +20,10 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib.util
-import os
 import shutil
 import ssl
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +34,10 @@ from boto3.s3.transfer import TransferConfig
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.procstat import RssSampler, tree_rss_kib  # noqa: E402
+
 MIB = 1024 * 1024
 FEED = 1 * MIB
 
@@ -83,78 +85,6 @@ class PseudoRandomStream:
         return self._hash.hexdigest()
 
 
-def process_tree(root: int) -> list[int]:
-    """root and all its descendants, from /proc/<pid>/stat parent links."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        try:  # the key vault is a separate service; its memory does not depend on object sizes
-            if pid != root and b"strongroom.vaultserver" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                continue
-        except OSError:
-            continue
-        out.append(pid)
-        todo.extend(children.get(pid, []))
-    return out
-
-
-def tree_rss_kib(root: int) -> int:
-    total = 0
-    for pid in process_tree(root):
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-                    break
-        except OSError:
-            continue
-    return total
-
-
-class RssSampler(threading.Thread):
-    """Samples the summed VmRSS of a process tree every ``interval`` s; ``mark`` starts a new phase."""
-
-    def __init__(self, pid: int, interval: float = 0.2) -> None:
-        super().__init__(daemon=True)
-        self.pid, self.interval = pid, interval
-        self.stop_event = threading.Event()
-        self.peak_kib = 0
-        self.phase = "idle"
-        self.phase_peak_kib: dict[str, int] = {}
-        self.lock = threading.Lock()
-
-    def sample(self) -> None:
-        kib = tree_rss_kib(self.pid)
-        with self.lock:
-            self.peak_kib = max(self.peak_kib, kib)
-            self.phase_peak_kib[self.phase] = max(self.phase_peak_kib.get(self.phase, 0), kib)
-
-    def mark(self, phase: str) -> None:
-        self.sample()
-        with self.lock:
-            self.phase = phase
-        self.sample()
-
-    def run(self) -> None:
-        while not self.stop_event.wait(self.interval):
-            self.sample()
-
-    def stop(self) -> None:
-        self.stop_event.set()
-        self.join()
-        self.sample()
-
-
 def hash_chunks(chunks: Iterator[bytes]) -> tuple[str, int]:
     h = hashlib.sha256()
     n = 0
@@ -177,12 +107,12 @@ def main() -> None:
     ct = load_test_conftest()
     tmp = Path(tempfile.mkdtemp(prefix="strongroom-rss-"))
     server = ct.start_server(tmp / "data")
-    sampler = RssSampler(server.proc.pid)
+    sampler = RssSampler(server.proc.pid, exclude_vault=True)
     results: dict[str, float] = {}
     try:
         s3 = server.client(read_timeout=600, connect_timeout=30)
         s3.create_bucket(Bucket="rss-bench")
-        baseline_kib = tree_rss_kib(server.proc.pid)
+        baseline_kib = tree_rss_kib(server.proc.pid, exclude_vault=True)
         sampler.start()
 
         # 1. boto3 multipart upload of a non-seekable reader, streaming get_object
