@@ -150,17 +150,6 @@ ERROR_CONTEXT_FIELDS = (
     "PartNumber",
     "ETag",
 )
-PRESIGN_QUERY_PARAMS = frozenset(
-    {
-        "X-Amz-Algorithm",
-        "X-Amz-Credential",
-        "X-Amz-Date",
-        "X-Amz-Expires",
-        "X-Amz-SignedHeaders",
-        "X-Amz-Signature",
-        "X-Amz-Security-Token",
-    }
-)
 
 
 def domain_error(exc: errors.StrongroomError) -> S3Error:
@@ -400,8 +389,6 @@ class S3App:
         ):
             return await self.post_object(req)
         await self.authenticate(req)
-        for name in PRESIGN_QUERY_PARAMS & req.query.keys():
-            del req.query[name]
         if not self.ready:
             raise s3_error("ServiceUnavailable")
         if req.method in ("PUT", "POST"):
