@@ -154,9 +154,7 @@ class PartSealer:
     plaintext_size: int
     segment_size: int
 
-    def __init__(
-        self, dek1: DataKey, dek2: DataKey, identity: bytes, segment_size: int = SEGMENT_SIZE
-    ) -> None:
+    def __init__(self, dek1: DataKey, dek2: DataKey, identity: bytes, segment_size: int = SEGMENT_SIZE) -> None:
         if not isinstance(dek1, DataKey) or not isinstance(dek2, DataKey):
             raise TypeError("dek1 and dek2 must be DataKey")
         identity = _as_bytes(identity, "identity")
@@ -164,9 +162,7 @@ class PartSealer:
         self.segment_size = segment_size
         self.inner_header = _new_header(LAYER_SERVICE, log2)
         self.outer_header = _new_header(LAYER_INFRA, log2)
-        self._aead1 = AESGCM(
-            _stream_key(dek1, self.inner_header, LAYER_SERVICE, CIPHER_AES256GCM, log2, identity)
-        )
+        self._aead1 = AESGCM(_stream_key(dek1, self.inner_header, LAYER_SERVICE, CIPHER_AES256GCM, log2, identity))
         self._aead2 = ChaCha20Poly1305(
             _stream_key(dek2, self.outer_header, LAYER_INFRA, CIPHER_CHACHA20POLY1305, log2, identity)
         )
@@ -335,9 +331,7 @@ class PartOpener:
             tail = _TAIL.pack(index, final)
             buf = inner[: seg_len - TAG_LEN]
             try:
-                self._aead2.decrypt_into(
-                    self._prefix2 + tail, view[pos : pos + seg_len], self.outer_header + tail, buf
-                )
+                self._aead2.decrypt_into(self._prefix2 + tail, view[pos : pos + seg_len], self.outer_header + tail, buf)
                 out.append(self._aead1.decrypt(self._prefix1 + tail, buf, self.inner_header + tail))
             except InvalidTag:
                 reject(f"tag mismatch in segment {index}")

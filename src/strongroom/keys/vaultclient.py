@@ -55,13 +55,21 @@ class VaultClient:
                     verify=verify,
                     timeout=self._timeout,
                     headers={"x-vault-token": self._token},
-                    limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+                    # idle connections retire before the vault's keep-alive timeout (uvicorn: 5 s) can close them
+                    limits=httpx.Limits(max_connections=32, max_keepalive_connections=16, keepalive_expiry=2.0),
                 )
             return self._client
 
     def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any] | None:
+        url = f"{self._url}/v1/strongroom/internal/{path}"
         try:
-            r = self._http().request(method, f"{self._url}/v1/strongroom/internal/{path}", **kwargs)
+            try:
+                r = self._http().request(method, url, **kwargs)
+            except httpx.TransportError:
+                if method != "GET":
+                    raise
+                # a kept-alive connection the vault closed as it was reused: a read is safe to send again
+                r = self._http().request(method, url, **kwargs)
         except httpx.HTTPError as exc:
             raise errors.Unavailable("the key vault is unreachable") from exc
         if r.status_code == 204:

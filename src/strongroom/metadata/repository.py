@@ -12,11 +12,25 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Engine, create_engine, delete, event, func, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 
 from strongroom.core import errors
 from strongroom.metadata.models import (
@@ -31,6 +45,87 @@ from strongroom.metadata.models import (
 )
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+T = TypeVar("T")
+
+# The request hot paths (GET/HEAD, PUT) run Core statements on these tables and build detached model instances
+# from the rows: the ORM's unit of work and per-row loading cost several times the SQL itself.
+BUCKETS = cast(Table, Bucket.__table__)
+OBJECTS = cast(Table, ObjectRecord.__table__)
+PARTS = cast(Table, ObjectPart.__table__)
+GARBAGE = cast(Table, BlobGarbage.__table__)
+_BUCKET_KEYS = tuple(c.key for c in BUCKETS.c)
+_OBJECT_KEYS = tuple(c.key for c in OBJECTS.c)
+_PART_KEYS = tuple(c.key for c in PARTS.c)
+
+_SELECT_BUCKET = select(BUCKETS).where(BUCKETS.c.name == bindparam("name"))
+_SELECT_OBJECT = (
+    select(OBJECTS, PARTS)
+    .select_from(OBJECTS.join(PARTS, PARTS.c.object_id == OBJECTS.c.id))
+    .where(OBJECTS.c.bucket_id == bindparam("bucket_id"), OBJECTS.c.key == bindparam("key"))
+    .order_by(PARTS.c.part_number)
+)
+_SELECT_BUCKET_AND_OBJECT = (
+    select(BUCKETS, OBJECTS, PARTS)
+    .select_from(
+        BUCKETS.outerjoin(
+            OBJECTS, and_(OBJECTS.c.bucket_id == BUCKETS.c.id, OBJECTS.c.key == bindparam("key"))
+        ).outerjoin(PARTS, PARTS.c.object_id == OBJECTS.c.id)
+    )
+    .where(BUCKETS.c.name == bindparam("name"))
+    .order_by(PARTS.c.part_number)
+)
+
+
+class PreparedSelect:
+    """A Core SELECT compiled once for an engine's dialect and run straight on a pooled DBAPI connection.
+
+    For the one-statement lookups of every GET and PUT, SQLAlchemy's Connection and Result layers cost several
+    times the query itself; this keeps the dialect's SQL, parameter style and column types (result processors)
+    and drops the rest. Only for statements whose bound parameters need no conversion (strings).
+    """
+
+    def __init__(self, engine: Engine, stmt: Select[Any]) -> None:
+        dialect = engine.dialect
+        compiled = stmt.compile(dialect=dialect)
+        self.engine = engine
+        self.sql = compiled.string
+        self.order = tuple(compiled.positiontup or ()) if dialect.positional else None
+        self.processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in stmt.selected_columns]
+
+    def all(self, **params: str) -> list[tuple[Any, ...]]:
+        args: Any = tuple(params[k] for k in self.order) if self.order is not None else params
+        conn = self.engine.raw_connection()  # a single statement: its own consistent snapshot
+        try:
+            cur = conn.cursor()
+            try:
+                cur.execute(self.sql, args)
+                rows = cur.fetchall()
+            finally:
+                cur.close()
+        finally:
+            conn.close()  # back to the pool (which ends any transaction the driver began)
+        procs = self.processors
+        return [tuple(v if p is None or v is None else p(v) for p, v in zip(procs, row, strict=True)) for row in rows]
+
+
+def snapshot(cls: type[T], keys: Sequence[str], values: Sequence[Any]) -> T:
+    """A model instance holding one row's values, outside any session (like the detached snapshots the ORM
+    returns with expire_on_commit=False, at a fraction of the cost)."""
+    obj = cls.__mapper__.class_manager.new_instance()  # type: ignore[attr-defined]
+    obj.__dict__.update(zip(keys, values, strict=True))
+    return cast(T, obj)
+
+
+def column_values(obj: Any, table: Table) -> dict[str, Any]:
+    """The column values set on a model instance (unset ones take the column defaults on insert)."""
+    d = obj.__dict__
+    return {c.key: d[c.key] for c in table.c if c.key in d}
+
+
+def _stored(row: Sequence[Any], at: int, rows: Sequence[Sequence[Any]]) -> StoredObject:
+    n = len(_OBJECT_KEYS)
+    record = snapshot(ObjectRecord, _OBJECT_KEYS, row[at : at + n])
+    return StoredObject(record, [snapshot(ObjectPart, _PART_KEYS, r[at + n :]) for r in rows])
 
 
 def _now() -> dt.datetime:
@@ -57,10 +152,11 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
+            options = conn.get_execution_options()
             # SQLite has no SELECT ... FOR UPDATE: a writing transaction takes the write lock before its
             # first read, so read-then-write transactions serialize (and wait on busy_timeout, not fail).
             # Read-only sessions (Repository.reading) begin deferred and run beside writers (WAL).
-            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("sr_read") else "BEGIN IMMEDIATE")
+            conn.exec_driver_sql("BEGIN" if options.get("sr_read") else "BEGIN IMMEDIATE")
 
         return engine
     if url.startswith("postgresql://"):
@@ -95,7 +191,11 @@ class ListedUpload:
 
 class Repository:
     def __init__(self, engine: Engine) -> None:
+        configure_mappers()  # snapshot() builds instances through the class managers
         self.engine = engine
+        self._select_bucket = PreparedSelect(engine, _SELECT_BUCKET)
+        self._select_object = PreparedSelect(engine, _SELECT_OBJECT)
+        self._select_bucket_and_object = PreparedSelect(engine, _SELECT_BUCKET_AND_OBJECT)
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._write_lock: AbstractContextManager[Any] = (
             threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
@@ -127,6 +227,12 @@ class Repository:
         with self._sessions() as s:
             s.connection(execution_options={"sr_read": True})
             yield s
+
+    @contextmanager
+    def core_writing(self) -> Iterator[Connection]:
+        """A read-write Core transaction, committed on success (the hot paths' cheaper ``session``)."""
+        with self._write_lock, self.engine.begin() as c:
+            yield c
 
     def ping(self) -> bool:
         with self.engine.connect() as conn:
@@ -180,8 +286,8 @@ class Repository:
             raise errors.BucketAlreadyExists(BucketName=bucket.name) from exc
 
     def get_bucket(self, name: str) -> Bucket | None:
-        with self.reading() as s:
-            return s.scalars(select(Bucket).where(Bucket.name == name)).first()
+        rows = self._select_bucket.all(name=name)
+        return snapshot(Bucket, _BUCKET_KEYS, rows[0]) if rows else None
 
     def list_buckets(self, tenant_id: str) -> list[Bucket]:
         with self.reading() as s:
@@ -214,68 +320,66 @@ class Repository:
 
     # --- objects ---------------------------------------------------------
     def get_object(self, bucket_id: str, key: str) -> StoredObject | None:
-        with self.reading() as s:
-            rec = s.scalars(
-                select(ObjectRecord).where(ObjectRecord.bucket_id == bucket_id, ObjectRecord.key == key)
-            ).first()
-            if rec is None:
-                return None
-            parts = list(
-                s.scalars(select(ObjectPart).where(ObjectPart.object_id == rec.id).order_by(ObjectPart.part_number))
-            )
-            return StoredObject(rec, parts)
+        rows = self._select_object.all(bucket_id=bucket_id, key=key)
+        return _stored(rows[0], 0, rows) if rows else None
 
     def get_bucket_and_object(self, name: str, key: str) -> tuple[Bucket | None, StoredObject | None]:
-        """A bucket by name and its object at key, in one read transaction (the GET/HEAD hot path)."""
-        with self.reading() as s:
-            bucket = s.scalars(select(Bucket).where(Bucket.name == name)).first()
-            if bucket is None:
-                return None, None
-            rows = s.execute(
-                select(ObjectRecord, ObjectPart)
-                .join(ObjectPart, ObjectPart.object_id == ObjectRecord.id)
-                .where(ObjectRecord.bucket_id == bucket.id, ObjectRecord.key == key)
-                .order_by(ObjectPart.part_number)
-            ).all()
-            if not rows:
-                return bucket, None
-            return bucket, StoredObject(rows[0][0], [r[1] for r in rows])
+        """A bucket by name and its object at key, in one statement (the GET/HEAD hot path)."""
+        rows = self._select_bucket_and_object.all(name=name, key=key)
+        if not rows:
+            return None, None
+        nb = len(_BUCKET_KEYS)
+        bucket = snapshot(Bucket, _BUCKET_KEYS, rows[0][:nb])
+        if rows[0][nb] is None:  # objects.id: no object at key
+            return bucket, None
+        return bucket, _stored(rows[0], nb, rows)
 
-    def _garbage(self, s: Session, blob_ids: Sequence[str], region: str) -> None:
+    @staticmethod
+    def _garbage(c: Connection, blob_ids: Sequence[str], region: str) -> None:
+        """Queue blobs for deletion (once each)."""
+        if not blob_ids:
+            return
+        queued = set(c.scalars(select(GARBAGE.c.blob_id).where(GARBAGE.c.blob_id.in_(list(blob_ids)))))
         now = _now()
-        for blob_id in blob_ids:
-            if s.get(BlobGarbage, blob_id) is None:
-                s.add(BlobGarbage(blob_id=blob_id, region=region, enqueued_at=now))
+        fresh = [
+            {"blob_id": b, "region": region, "enqueued_at": now} for b in dict.fromkeys(blob_ids) if b not in queued
+        ]
+        if fresh:
+            c.execute(insert(GARBAGE), fresh)
 
-    def _drop_object(self, s: Session, bucket_id: str, key: str, region: str) -> bool:
-        if s.get_bind().dialect.name == "postgresql":
+    def _drop_object(self, c: Connection, bucket_id: str, key: str, region: str) -> bool:
+        if c.dialect.name == "postgresql":
             # FOR UPDATE cannot lock a key that has no row yet: serialize the writers of (bucket, key).
-            s.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"{bucket_id}/{key}", 0))))
-        rec = s.scalars(
-            select(ObjectRecord).where(ObjectRecord.bucket_id == bucket_id, ObjectRecord.key == key).with_for_update()
-        ).first()
-        if rec is None:
+            c.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"{bucket_id}/{key}", 0))))
+        object_id = c.scalar(
+            select(OBJECTS.c.id).where(OBJECTS.c.bucket_id == bucket_id, OBJECTS.c.key == key).with_for_update()
+        )
+        if object_id is None:
             return False
-        blobs = list(s.scalars(select(ObjectPart.blob_id).where(ObjectPart.object_id == rec.id)))
-        s.execute(delete(ObjectPart).where(ObjectPart.object_id == rec.id))
-        s.execute(delete(ObjectRecord).where(ObjectRecord.id == rec.id))
-        self._garbage(s, blobs, region)
+        blobs = list(c.scalars(select(PARTS.c.blob_id).where(PARTS.c.object_id == object_id)))
+        c.execute(delete(PARTS).where(PARTS.c.object_id == object_id))
+        c.execute(delete(OBJECTS).where(OBJECTS.c.id == object_id))
+        self._garbage(c, blobs, region)
         return True
+
+    def _replace_object(self, c: Connection, record: ObjectRecord, parts: list[ObjectPart], region: str) -> None:
+        """Drop the current version at the record's key, insert the record and its parts (sets their ids)."""
+        self._drop_object(c, record.bucket_id, record.key, region)
+        values = column_values(record, OBJECTS)
+        values.pop("id", None)
+        record.id = c.execute(insert(OBJECTS).returning(OBJECTS.c.id), values).scalar_one()
+        for part in parts:
+            part.object_id = record.id
+        c.execute(insert(PARTS), [column_values(p, PARTS) for p in parts])
 
     def put_object(self, record: ObjectRecord, parts: list[ObjectPart], region: str) -> None:
         """Publish an object version, replacing the current one, in one transaction."""
-        with self.session() as s:
-            self._drop_object(s, record.bucket_id, record.key, region)
-            s.flush()
-            s.add(record)
-            s.flush()
-            for part in parts:
-                part.object_id = record.id
-                s.add(part)
+        with self.core_writing() as c:
+            self._replace_object(c, record, parts, region)
 
     def delete_object(self, bucket_id: str, key: str, region: str) -> bool:
-        with self.session() as s:
-            return self._drop_object(s, bucket_id, key, region)
+        with self.core_writing() as c:
+            return self._drop_object(c, bucket_id, key, region)
 
     def list_objects(self, bucket_id: str, prefix: str, after: str | None, limit: int) -> list[ObjectRecord]:
         """Objects whose key starts with prefix and sorts after `after`, in UTF-8 byte order."""
@@ -315,7 +419,7 @@ class Repository:
                 raise errors.NoSuchUpload(UploadId=part.upload_id)
             old = s.get(UploadPart, (part.upload_id, part.part_number))
             if old is not None:
-                self._garbage(s, [old.blob_id], region)
+                self._garbage(s.connection(), [old.blob_id], region)
                 s.delete(old)
                 s.flush()
             s.add(part)
@@ -337,7 +441,7 @@ class Repository:
         ]
         s.execute(delete(UploadPart).where(UploadPart.upload_id == upload_id))
         s.execute(delete(MultipartUpload).where(MultipartUpload.upload_id == upload_id))
-        self._garbage(s, blobs, region)
+        self._garbage(s.connection(), blobs, region)
 
     def abort_upload(self, upload_id: str, region: str) -> bool:
         with self.session() as s:
@@ -352,13 +456,8 @@ class Repository:
             if s.get(MultipartUpload, upload_id, with_for_update=True) is None:
                 raise errors.NoSuchUpload(UploadId=upload_id)
             self._drop_upload(s, upload_id, region, keep=[p.blob_id for p in parts])
-            self._drop_object(s, record.bucket_id, record.key, region)
             s.flush()
-            s.add(record)
-            s.flush()
-            for part in parts:
-                part.object_id = record.id
-                s.add(part)
+            self._replace_object(s.connection(), record, parts, region)
 
     def list_uploads(
         self, bucket_id: str, prefix: str, key_marker: str | None, upload_id_marker: str | None, limit: int

@@ -46,11 +46,15 @@ from strongroom.service.sealing import (
     SealedPart,
     fill_part_columns,
     open_part,
+    read_range,
     seal_part,
     stream_range,
 )
 
 MAX_SINGLE_PUT = 5 * 1024**3
+#: GET ranges up to this size are decrypted whole before the response starts (one thread hop, and an integrity
+#: failure becomes a clean 500); larger ones are streamed batch by batch.
+SMALL_READ = 1024 * 1024
 
 
 def now() -> dt.datetime:
@@ -96,6 +100,7 @@ class ObjectView:
     end: int  # inclusive; -1 for an empty body
     partial: bool
     body: AsyncIterator[bytes] | None
+    data: bytes | None = None  # the whole body, when the range was small enough to read up front
 
 
 def quote_etag(etag: str) -> str:
@@ -240,11 +245,27 @@ class ObjectService:
         conditions: Conditions | None = None,
     ) -> PutResult:
         validate_key(key)
-        bucket = await self.buckets.get(principal, bucket_name)
-        wk = await anyio.to_thread.run_sync(self.resolve_write_key, principal, bucket, sse)
-        if conditions is not None and conditions != Conditions():
-            await self._check_write_conditions(bucket, key, conditions)
+        bucket, wk = await anyio.to_thread.run_sync(
+            self._prepare_write, principal, bucket_name, key, sse, conditions or Conditions()
+        )
         version_id = uuid.uuid4().hex
+        published: list[ObjectRecord] = []
+
+        def publish(sealed: SealedPart) -> None:
+            """In the worker thread that completed the blob: one metadata transaction replaces the current version."""
+            ts = now()
+            record = new_record(bucket, key, version_id, headers, wk, ts)
+            record.size = sealed.size
+            record.etag = sealed.etag
+            record.parts_count = None
+            record.checksum_algorithm = checksum.algorithm
+            record.checksum_type = "FULL_OBJECT" if checksum.algorithm else None
+            record.checksum_value = sealed.checksum
+            part = ObjectPart(part_number=1, offset=0, last_modified=ts)
+            fill_part_columns(part, sealed)
+            self.rt.repo.put_object(record, [part], bucket.region)
+            published.append(record)
+
         sealed = await seal_part(
             self.rt,
             region=bucket.region,
@@ -257,18 +278,8 @@ class ObjectService:
             checksum_algorithm=checksum.algorithm,
             max_size=MAX_SINGLE_PUT,
             verify=lambda s: verify_digests(s, content_md5, checksum),
+            publish=publish,
         )
-        ts = now()
-        record = new_record(bucket, key, version_id, headers, wk, ts)
-        record.size = sealed.size
-        record.etag = sealed.etag
-        record.parts_count = None
-        record.checksum_algorithm = checksum.algorithm
-        record.checksum_type = "FULL_OBJECT" if checksum.algorithm else None
-        record.checksum_value = sealed.checksum
-        part = ObjectPart(part_number=1, offset=0, last_modified=ts)
-        fill_part_columns(part, sealed)
-        await self._publish(bucket, record, [part])
         return PutResult(
             etag=sealed.etag,
             version_id=version_id,
@@ -277,9 +288,19 @@ class ObjectService:
             checksum_algorithm=checksum.algorithm,
             checksum=sealed.checksum,
             bucket_key_enabled=wk.bucket_key_enabled,
-            last_modified=ts,
+            last_modified=published[0].last_modified,
             size=sealed.size,
         )
+
+    def _prepare_write(
+        self, principal: Principal, bucket_name: str, key: str, sse: SSERequest, conditions: Conditions
+    ) -> tuple[Bucket, WriteKey]:
+        """Blocking: the caller's bucket, the write's layer-1 key, and the write preconditions (when sent)."""
+        bucket = owned_bucket(self.rt.repo.get_bucket(bucket_name), principal, bucket_name)
+        wk = self.resolve_write_key(principal, bucket, sse)
+        if conditions != Conditions():
+            self._write_conditions_hold(bucket, key, conditions)
+        return bucket, wk
 
     async def check_write_conditions(
         self, principal: Principal, bucket_name: str, key: str, conditions: Conditions
@@ -291,7 +312,11 @@ class ObjectService:
         await self._check_write_conditions(bucket, key, conditions)
 
     async def _check_write_conditions(self, bucket: Bucket, key: str, cond: Conditions) -> None:
-        existing = await anyio.to_thread.run_sync(self.rt.repo.get_object, bucket.id, key)
+        await anyio.to_thread.run_sync(self._write_conditions_hold, bucket, key, cond)
+
+    def _write_conditions_hold(self, bucket: Bucket, key: str, cond: Conditions) -> None:
+        """Blocking: raise unless If-None-Match / If-Match hold against the current object."""
+        existing = self.rt.repo.get_object(bucket.id, key)
         if cond.if_none_match is not None:
             if existing is not None and cond.if_none_match.strip() == "*":
                 raise errors.PreconditionFailed(Condition="If-None-Match")
@@ -349,17 +374,47 @@ class ObjectService:
         customer_key: CustomerKey | None,
         head: bool,
     ) -> ObjectView:
-        bucket, stored = await self.load(principal, bucket_name, key)
-        rec = stored.record
-        l1_cache: dict[tuple[str, int], LayerOneKey] = {}
+        # one worker-thread hop: the metadata, both keys of each part, and a small body's plaintext
+        view, opened = await anyio.to_thread.run_sync(
+            self._open, principal, bucket_name, key, range_header, part_number, conditions, customer_key, head
+        )
+        if view.data is None and not head and view.end >= view.start:
+            start, end = view.start, view.end
+            blob_ids = [p.blob_id for p in opened if p.size and p.offset <= end and p.offset + p.size - 1 >= start]
+            region = view.bucket.region
+            view.body = await _prefetched(_leased(stream_range(self.rt, region, opened, start, end), blob_ids))
+        return view
 
-        def _keys() -> list[OpenPart]:
-            out = []
+    def _open(
+        self,
+        principal: Principal,
+        bucket_name: str,
+        key: str,
+        range_header: str | None,
+        part_number: int | None,
+        conditions: Conditions,
+        customer_key: CustomerKey | None,
+        head: bool,
+    ) -> tuple[ObjectView, list[OpenPart]]:
+        """Blocking: resolve the object and its keys, check preconditions and the range, and read the plaintext
+        when the range is at most SMALL_READ bytes (larger ones are streamed by the caller)."""
+        found, stored = self.rt.repo.get_bucket_and_object(bucket_name, key)
+        bucket = owned_bucket(found, principal, bucket_name)
+        if stored is None:
+            raise errors.NoSuchKey("The specified key does not exist.", Key=key)
+        rec = stored.record
+        opened: list[OpenPart] = []
+        if head:
+            # HEAD still proves the caller holds the key (SSE-C) and that the key is usable
+            if rec.sse_mode == SSE_C or customer_key is not None:
+                self.read_key(rec, stored.parts[0].kek_id, stored.parts[0].kek_version, customer_key)
+        else:
+            l1_cache: dict[tuple[str, int], LayerOneKey] = {}
             for p in stored.parts:
                 ident = (p.kek_id, p.kek_version)
                 if ident not in l1_cache:
                     l1_cache[ident] = self.read_key(rec, p.kek_id, p.kek_version, customer_key)
-                out.append(
+                opened.append(
                     open_part(
                         self.rt,
                         region=bucket.region,
@@ -372,30 +427,23 @@ class ObjectService:
                         l1=l1_cache[ident],
                     )
                 )
-            return out
-
-        if head:
-            # HEAD still proves the caller holds the key (SSE-C) and that the key is usable
-            if rec.sse_mode == SSE_C or customer_key is not None:
-                await anyio.to_thread.run_sync(
-                    self.read_key, rec, stored.parts[0].kek_id, stored.parts[0].kek_version, customer_key
-                )
-        else:
-            opened = await anyio.to_thread.run_sync(_keys)
         check_conditions(conditions, rec.etag, rec.last_modified)
-        size = rec.size
         rng: tuple[int, int] | None
         if part_number is not None:
             rng = self._part_range(stored, part_number)
         else:
-            rng = parse_range(range_header, size)
-        start, end = rng if rng is not None else (0, size - 1)
-        partial = rng is not None
-        body = None
-        if not head and end >= start:
-            blob_ids = [p.blob_id for p in opened if p.size and p.offset <= end and p.offset + p.size - 1 >= start]
-            body = await _prefetched(_leased(stream_range(self.rt, bucket.region, opened, start, end), blob_ids))
-        return ObjectView(bucket, rec, stored.parts, start, end, partial, body)
+            rng = parse_range(range_header, rec.size)
+        start, end = rng if rng is not None else (0, rec.size - 1)
+        view = ObjectView(bucket, rec, stored.parts, start, end, rng is not None, None)
+        if not head and end >= start and end - start + 1 <= SMALL_READ:
+            blob_ids = [p.blob_id for p in opened]
+            READ_LEASES.acquire(blob_ids)
+            try:
+                view.data = read_range(self.rt, bucket.region, opened, start, end)
+            finally:
+                READ_LEASES.release(blob_ids)
+            view.body = _once(view.data)
+        return view, opened
 
     def _part_range(self, stored: StoredObject, part_number: int) -> tuple[int, int] | None:
         """The byte range of the part_number-th part (parts are numbered 1..PartsCount in the object)."""
@@ -599,6 +647,10 @@ async def _leased(gen: AsyncIterator[bytes], blob_ids: list[str]) -> AsyncIterat
             yield chunk
     finally:
         READ_LEASES.release(blob_ids)
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
 
 
 async def _prefetched(gen: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,7 @@ from strongroom.metadata.models import SealedPartColumns
 from strongroom.service.runtime import Runtime
 
 BATCH = 1024 * 1024
+BATCH_STEP = max(SEGMENT_SIZE, (BATCH // SEGMENT_SIZE) * SEGMENT_SIZE)  # reads: whole segments per batch
 SSE_C_KEY_ID = "sse-c"
 
 
@@ -113,21 +114,20 @@ async def seal_part(
     checksum_algorithm: str | None,
     max_size: int,
     verify: Callable[[SealedPart], None] | None = None,
+    publish: Callable[[SealedPart], None] | None = None,
 ) -> SealedPart:
     """Stream body into a new sealed blob; returns what the metadata row needs.
 
-    ``verify`` runs after the blob is complete but before this returns; if it raises,
-    the blob is deleted. Any failure leaves no blob behind.
+    ``verify`` (digests) and then ``publish`` (the metadata transaction, blocking) run in the worker thread that
+    completes the blob, before this returns; if either raises, the blob is deleted. Any failure leaves no blob
+    behind. A small object is sealed, written, verified and published in a single thread hop.
     """
     identity = object_identity(uuid.UUID(bucket_id), key, version_id, part_number)
     checksum = Checksum(checksum_algorithm) if checksum_algorithm else None
     state: dict[str, Any] = {}
 
-    def step(batch: bytes, final: bool) -> None:
-        """One worker-thread hop: (first time) keys, wraps and the temp blob; feed; (last time) publish.
-
-        A small object is sealed, written and published in a single hop.
-        """
+    def step(batch: bytes, final: bool) -> SealedPart | None:
+        """One worker-thread hop: (first time) keys, wraps and the temp blob; feed; (last time) finish."""
         if "pw" not in state:
             dek1, dek2 = DataKey.generate(), DataKey.generate()
             infra_version, infra_kek = rt.keys.infra_encryption_key(region)
@@ -140,10 +140,38 @@ async def seal_part(
             state["infra_version"] = infra_version
             state["sealer"] = PartSealer(dek1, dek2, identity)
             state["pw"] = _PartWriter(rt, region, state["sealer"], checksum)
+        pw: _PartWriter = state["pw"]
         if batch:
-            state["pw"].feed(batch)
-        if final:
-            state["pw"].finish()
+            pw.feed(batch)
+        if not final:
+            return None
+        pw.finish()
+        sealer: PartSealer = state["sealer"]
+        md5 = pw.md5.digest()
+        sealed = SealedPart(
+            blob_id=pw.blob_id,
+            size=pw.size,
+            md5=md5,
+            etag=part_etag(md5, l1),
+            checksum=checksum.b64() if checksum else None,
+            inner_header=sealer.inner_header,
+            outer_header=sealer.outer_header,
+            wrapped_dek1=state["wrapped1"],
+            kek_id=l1.kek_id,
+            kek_version=l1.version,
+            wrapped_dek2=state["wrapped2"],
+            infra_version=state["infra_version"],
+        )
+        state["published"] = True  # the blob is complete: from here on, failures delete it (not abort)
+        try:
+            if verify is not None:
+                verify(sealed)
+            if publish is not None:
+                publish(sealed)
+        except BaseException:
+            rt.store(region).delete(sealed.blob_id)
+            raise
+        return sealed
 
     pending: list[bytes] = []
     pending_len = 0
@@ -163,36 +191,13 @@ async def seal_part(
                 batch = b"".join(pending)
                 pending, pending_len = [], 0
                 await anyio.to_thread.run_sync(step, batch, False)
-        await anyio.to_thread.run_sync(step, b"".join(pending), True)
-        pw: _PartWriter = state["pw"]
-        sealer: PartSealer = state["sealer"]
-        md5 = pw.md5.digest()
-        sealed = SealedPart(
-            blob_id=pw.blob_id,
-            size=pw.size,
-            md5=md5,
-            etag=part_etag(md5, l1),
-            checksum=checksum.b64() if checksum else None,
-            inner_header=sealer.inner_header,
-            outer_header=sealer.outer_header,
-            wrapped_dek1=state["wrapped1"],
-            kek_id=l1.kek_id,
-            kek_version=l1.version,
-            wrapped_dek2=state["wrapped2"],
-            infra_version=state["infra_version"],
-        )
+        sealed = await anyio.to_thread.run_sync(step, b"".join(pending), True)
     except BaseException:
-        if "pw" in state:
+        if "pw" in state and "published" not in state:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(state["pw"].abort)
         raise
-    if verify is not None:
-        try:
-            verify(sealed)
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(rt.store(region).delete, sealed.blob_id)
-            raise
+    assert sealed is not None
     return sealed
 
 
@@ -295,9 +300,9 @@ def read_plain(rt: Runtime, region: str, part: OpenPart, start: int, end: int) -
     return plain[start - seg_start : end - seg_start + 1]
 
 
-async def stream_range(rt: Runtime, region: str, parts: list[OpenPart], start: int, end: int) -> AsyncIterator[bytes]:
-    """Yield object plaintext [start, end] inclusive across parts, about BATCH bytes at a time."""
-    step = max(SEGMENT_SIZE, (BATCH // SEGMENT_SIZE) * SEGMENT_SIZE)
+def _spans(parts: list[OpenPart], start: int, end: int, step: int) -> Iterator[tuple[OpenPart, int, int]]:
+    """(part, from, to) part-relative inclusive pieces of object bytes [start, end], at most ``step`` bytes each and
+    ending on segment boundaries (so no segment is decrypted twice)."""
     for part in parts:
         p_start, p_end = part.offset, part.offset + part.size - 1
         if part.size == 0 or p_end < start or p_start > end:
@@ -306,8 +311,17 @@ async def stream_range(rt: Runtime, region: str, parts: list[OpenPart], start: i
         hi = min(end, p_end) - p_start
         pos = lo
         while pos <= hi:
-            # align batch ends to segment boundaries so no segment is decrypted twice
             stop = min(hi, ((pos // step) + 1) * step - 1)
-            data = await anyio.to_thread.run_sync(read_plain, rt, region, part, pos, stop)
-            yield data
+            yield part, pos, stop
             pos = stop + 1
+
+
+def read_range(rt: Runtime, region: str, parts: list[OpenPart], start: int, end: int) -> bytes:
+    """Object plaintext [start, end] inclusive, in one piece (blocking: call in a thread)."""
+    return b"".join(read_plain(rt, region, part, lo, hi) for part, lo, hi in _spans(parts, start, end, BATCH_STEP))
+
+
+async def stream_range(rt: Runtime, region: str, parts: list[OpenPart], start: int, end: int) -> AsyncIterator[bytes]:
+    """Yield object plaintext [start, end] inclusive across parts, about BATCH bytes at a time."""
+    for part, lo, hi in _spans(parts, start, end, BATCH_STEP):
+        yield await anyio.to_thread.run_sync(read_plain, rt, region, part, lo, hi)

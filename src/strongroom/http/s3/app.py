@@ -24,7 +24,7 @@ from strongroom.http.s3 import headers as hdr
 from strongroom.http.s3 import xml
 from strongroom.http.s3.chunked import ChunkedDecoder
 from strongroom.http.s3.errors import S3Error, from_domain, s3_error
-from strongroom.http.s3.sigv4 import AuthContext, PayloadHasher, authenticate
+from strongroom.http.s3.sigv4 import AuthContext, PayloadHasher, authenticate, parse_query
 from strongroom.policy.names import MAX_KEY_BYTES
 from strongroom.service.buckets import BucketService
 from strongroom.service.listing import ListingService
@@ -59,11 +59,14 @@ class S3Request:
         for k, v in request.headers.items():
             k = k.lower()
             self.headers[k] = f"{self.headers[k]},{v}" if k in self.headers else v
-        raw_query = urllib.parse.parse_qsl(
-            request.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
-        )
+        self.query_string: str = request.scope.get("query_string", b"").decode("latin-1")
+        self.query_pairs = parse_query(self.query_string)  # parsed once, for routing and for SigV4
         # presigned-URL auth parameters and SDK routing hints are not subresources
-        self.query: dict[str, str] = {k: v for k, v in raw_query if not k.lower().startswith("x-amz-") and k != "x-id"}
+        self.query: dict[str, str] = {}
+        for name, value in self.query_pairs:
+            k = name.decode("utf-8", "replace")
+            if not k.lower().startswith("x-amz-") and k != "x-id":
+                self.query[k] = value.decode("utf-8", "replace")
         self.bucket: str | None = None
         self.key: str | None = None
         self.auth: AuthContext | None = None
@@ -343,11 +346,12 @@ class S3App:
             return authenticate(
                 req.method,
                 raw_path.decode("latin-1"),
-                scope.get("query_string", b"").decode("latin-1"),
+                req.query_string,
                 req.headers,
                 lookup,
                 dt.datetime.now(dt.UTC),
                 self.rt.settings.max_clock_skew_seconds,
+                query_pairs=req.query_pairs,
             )
 
         try:
@@ -909,6 +913,8 @@ class S3App:
         headers["content-length"] = str(length)
         if head or view.body is None:
             return Response(status_code=status, headers=headers)
+        if view.data is not None:
+            return Response(view.data, status_code=status, headers=headers)
         return StreamingResponse(view.body, status_code=status, headers=headers)
 
     async def get_attributes(self, req: S3Request) -> Response:

@@ -28,6 +28,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from typing import NoReturn
 from urllib.parse import quote, unquote_to_bytes
 
@@ -61,6 +62,7 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 _HEX64_ANYCASE = re.compile(r"[0-9a-fA-F]{64}")
 _AMZ_DATE = re.compile(r"[0-9]{8}T[0-9]{6}Z")
 _SCOPE_DATE = re.compile(r"[0-9]{8}")
+_UNRESERVED = re.compile(rb"[A-Za-z0-9_.~-]*")  # what SigV4's URI encoding leaves as it is
 _REGION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _HEADER_NAME = re.compile(r"[a-z0-9!#$%&'*+.^_`|~-]+")
 _DECIMAL = re.compile(r"[0-9]{1,19}")
@@ -105,7 +107,7 @@ def request_has_auth(headers: Mapping[str, str], query_string: str) -> bool:
     """Whether the request tries to authenticate at all (else it is anonymous)."""
     if "authorization" in headers:
         return True
-    names = {name for name, _ in _parse_query(query_string)}
+    names = {name for name, _ in parse_query(query_string)}
     return bool(names & {b"X-Amz-Algorithm", b"X-Amz-Credential", b"X-Amz-Signature", b"AWSAccessKeyId"})
 
 
@@ -185,6 +187,14 @@ def _wire_bytes(value: str) -> bytes:
 
 
 def _encode(raw: bytes) -> str:
+    if _UNRESERVED.fullmatch(raw):
+        return raw.decode("ascii")
+    return _quote(raw)
+
+
+@lru_cache(maxsize=1024)
+def _quote(raw: bytes) -> str:
+    # the values that need encoding (credential scopes, header lists, keys) repeat from request to request
     return quote(raw, safe="-_.~")
 
 
@@ -195,7 +205,8 @@ def canonical_uri(raw_path: str) -> str:
     return "/".join(_encode(unquote_to_bytes(segment)) for segment in _wire_bytes(raw_path).split(b"/"))
 
 
-def _parse_query(query_string: str) -> list[tuple[bytes, bytes]]:
+def parse_query(query_string: str) -> list[tuple[bytes, bytes]]:
+    """The raw query as (name, value) pairs, each percent-decoded once (``+`` is a space)."""
     pairs = []
     for piece in _wire_bytes(query_string).split(b"&"):
         if not piece:
@@ -284,6 +295,7 @@ def _printable(value: str, limit: int = 64) -> str:
     return "".join(c if c.isprintable() else "?" for c in value[:limit])
 
 
+@lru_cache(maxsize=256)
 def _parse_day(value: str) -> datetime | None:
     try:
         return datetime.strptime(value, "%Y%m%d").replace(tzinfo=UTC)
@@ -291,8 +303,9 @@ def _parse_day(value: str) -> datetime | None:
         return None
 
 
+@lru_cache(maxsize=1024)
 def parse_amz_date(value: str) -> datetime | None:
-    """``yyyymmddThhmmssZ`` as an aware UTC datetime, None when malformed."""
+    """``yyyymmddThhmmssZ`` as an aware UTC datetime, None when malformed (cached: datetimes are immutable)."""
     if not _AMZ_DATE.fullmatch(value):
         return None
     try:
@@ -362,15 +375,17 @@ def authenticate(
     lookup: SecretLookup,
     now: datetime,
     max_skew_seconds: int = 900,
+    query_pairs: list[tuple[bytes, bytes]] | None = None,
 ) -> AuthContext:
     """Verify a SigV4-signed S3 request and say who signed it and how the body is covered.
 
     ``headers`` maps lower-case names to values (repeats joined with ","),
-    ``raw_path`` is the path exactly as received, ``query_string`` the raw query.
-    Raises :class:`S3Error` with AWS's code for every failure.
+    ``raw_path`` is the path exactly as received, ``query_string`` the raw query (``query_pairs``: the same,
+    already parsed by :func:`parse_query`). Raises :class:`S3Error` with AWS's code for every failure.
     """
     now = _aware(now)
-    query_pairs = _parse_query(query_string)
+    if query_pairs is None:
+        query_pairs = parse_query(query_string)
     query_names = {name for name, _ in query_pairs}
     authorization = headers.get("authorization")
     presign_attempt = bool(query_names & {b"X-Amz-Algorithm", b"X-Amz-Credential", b"X-Amz-Signature"})

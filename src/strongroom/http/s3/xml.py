@@ -273,9 +273,7 @@ def _parse(body: bytes, root: str, limit: int) -> ET.Element:
     if len(body) > limit:
         raise _malformed()
     try:
-        element = DefusedET.fromstring(
-            bytes(body), forbid_dtd=True, forbid_entities=True, forbid_external=True
-        )
+        element = DefusedET.fromstring(bytes(body), forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except (ET.ParseError, DefusedXmlException, ValueError, LookupError) as exc:
         raise _malformed() from exc
     if _local_name(element) != root:
@@ -410,14 +408,10 @@ def parse_encryption_configuration(body: bytes) -> EncryptionRule:
     rules = _members(root, ("Rule",)).get("Rule", [])
     if len(rules) != 1:
         raise _malformed()
-    rule = _members(
-        rules[0], ("ApplyServerSideEncryptionByDefault", "BucketKeyEnabled", "BlockedEncryptionTypes")
-    )
+    rule = _members(rules[0], ("ApplyServerSideEncryptionByDefault", "BucketKeyEnabled", "BlockedEncryptionTypes"))
     if "BlockedEncryptionTypes" in rule:
         raise _not_implemented("BlockedEncryptionTypes")
-    default = _members(
-        _required(rule, "ApplyServerSideEncryptionByDefault"), ("SSEAlgorithm", "KMSMasterKeyID")
-    )
+    default = _members(_required(rule, "ApplyServerSideEncryptionByDefault"), ("SSEAlgorithm", "KMSMasterKeyID"))
     algorithm = _text(_required(default, "SSEAlgorithm")).strip()
     if algorithm not in SSE_ALGORITHMS:
         raise _malformed()
@@ -759,12 +753,10 @@ def render_delete_result(
     """DeleteResult: ``deleted`` is [(key, version_id)], ``errors`` [(key, code, message)].
     Quiet mode lists only the errors."""
     deleted_elements = [
-        _wrap("Deleted", (_el("Key", key), _opt("VersionId", version)))
-        for key, version in ([] if quiet else deleted)
+        _wrap("Deleted", (_el("Key", key), _opt("VersionId", version))) for key, version in ([] if quiet else deleted)
     ]
     error_elements = (
-        _wrap("Error", (_el("Key", key), _el("Code", code), _el("Message", message)))
-        for key, code, message in errors
+        _wrap("Error", (_el("Key", key), _el("Code", code), _el("Message", message))) for key, code, message in errors
     )
     return _document("DeleteResult", (*deleted_elements, *error_elements))
 
@@ -788,13 +780,9 @@ def render_copy_object_result(
     )
 
 
-def render_copy_part_result(
-    etag: str, last_modified: datetime, checksums: Mapping[str, str] | None = None
-) -> bytes:
+def render_copy_part_result(etag: str, last_modified: datetime, checksums: Mapping[str, str] | None = None) -> bytes:
     """CopyPartResult (UploadPartCopy)."""
-    return _document(
-        "CopyPartResult", (_el("ETag", etag), _time("LastModified", last_modified), _checksums(checksums))
-    )
+    return _document("CopyPartResult", (_el("ETag", etag), _time("LastModified", last_modified), _checksums(checksums)))
 
 
 def render_initiate_multipart(bucket: str, key: str, upload_id: str) -> bytes:
@@ -939,9 +927,7 @@ def render_list_multipart_uploads(
 _OBJECT_PARTS_KEYS: Final = frozenset(ObjectPartsAttributes.__annotations__)
 
 
-def _with_type(
-    checksums: Mapping[str, str] | None, checksum_type: str | None
-) -> tuple[dict[str, str], str | None]:
+def _with_type(checksums: Mapping[str, str] | None, checksum_type: str | None) -> tuple[dict[str, str], str | None]:
     """Split a ``"ChecksumType"`` entry out of a checksum mapping (callers may put it there)."""
     rest = dict(checksums or {})
     listed = rest.pop("ChecksumType", None)
@@ -957,9 +943,7 @@ def _object_part(part: Mapping[str, Any]) -> str:
             checksums[name] = value  # a clash with ``checksums`` is caught as a duplicate below
         elif name not in ("PartNumber", "Size", "checksums"):
             raise ValueError(f"unknown ObjectParts part key {name!r}")
-    return _wrap(
-        "Part", (_int("PartNumber", part["PartNumber"]), _int("Size", part["Size"]), _checksums(checksums))
-    )
+    return _wrap("Part", (_int("PartNumber", part["PartNumber"]), _int("Size", part["Size"]), _checksums(checksums)))
 
 
 def _object_parts(parts: Mapping[str, Any]) -> str:
