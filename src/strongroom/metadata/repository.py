@@ -29,6 +29,8 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 
@@ -64,6 +66,18 @@ _SELECT_OBJECT = (
     .where(OBJECTS.c.bucket_id == bindparam("bucket_id"), OBJECTS.c.key == bindparam("key"))
     .order_by(PARTS.c.part_number)
 )
+# the PUT transaction's statements, built once (building and cache-keying a statement costs more than running it)
+_LOCK_OBJECT = (
+    select(OBJECTS.c.id)
+    .where(OBJECTS.c.bucket_id == bindparam("bucket_id"), OBJECTS.c.key == bindparam("key"))
+    .with_for_update()
+)
+_PART_BLOBS = select(PARTS.c.blob_id).where(PARTS.c.object_id == bindparam("object_id"))
+_DELETE_PARTS = delete(PARTS).where(PARTS.c.object_id == bindparam("object_id"))
+_DELETE_OBJECT = delete(OBJECTS).where(OBJECTS.c.id == bindparam("object_id"))
+_INSERT_OBJECT = insert(OBJECTS).returning(OBJECTS.c.id)
+_INSERT_PARTS = insert(PARTS)
+_ADVISORY_LOCK = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("lock_key"), 0)))
 _SELECT_BUCKET_AND_OBJECT = (
     select(BUCKETS, OBJECTS, PARTS)
     .select_from(
@@ -116,10 +130,100 @@ def snapshot(cls: type[T], keys: Sequence[str], values: Sequence[Any]) -> T:
     return cast(T, obj)
 
 
+class RawTransaction:
+    """The part of a Connection the PUT transaction uses (scalar, scalars, execute), run straight on a pooled
+    DBAPI connection. Statements (module-level constants) are compiled once per engine and parameter set, and
+    their parameters converted by the column types' bind processors, as SQLAlchemy would.
+    """
+
+    def __init__(self, engine: Engine, cache: dict[Any, Any]) -> None:
+        self.dialect = engine.dialect
+        self._cache = cache
+        self._conn: Any = engine.raw_connection()
+        self._cur: Any = self._conn.cursor()
+
+    def _prepared(
+        self, stmt: Any, keys: tuple[str, ...]
+    ) -> tuple[str, tuple[str, ...] | None, dict[str, Any], dict[str, Any]]:
+        ck = (id(stmt), keys)
+        got = self._cache.get(ck)
+        if got is None:
+            compiled = stmt.compile(dialect=self.dialect, column_keys=list(keys))
+            order = tuple(compiled.positiontup or ()) if self.dialect.positional else None
+            procs = {
+                name: p
+                for name, bind in compiled.binds.items()
+                if (p := bind.type.dialect_impl(self.dialect).bind_processor(self.dialect)) is not None
+            }
+            # literal values inside the statement (bound parameters with values) are sent as compiled
+            got = self._cache[ck] = (compiled.string, order, procs, dict(compiled.params))
+        return cast(tuple[str, tuple[str, ...] | None, dict[str, Any], dict[str, Any]], got)
+
+    def _run(self, stmt: Any, params: dict[str, Any] | list[dict[str, Any]]) -> None:
+        many = isinstance(params, list)
+        rows = params if isinstance(params, list) else [params]
+        if not rows:
+            return
+        sql, order, procs, defaults = self._prepared(stmt, tuple(sorted(rows[0])))
+
+        def value(k: str, v: Any) -> Any:
+            p = procs.get(k)
+            return v if p is None or v is None else p(v)
+
+        def convert(row: dict[str, Any]) -> Any:
+            if order is not None:
+                return tuple(value(k, row[k] if k in row else defaults[k]) for k in order)
+            return {k: value(k, row[k] if k in row else v) for k, v in defaults.items()}
+
+        if many:
+            self._cur.executemany(sql, [convert(r) for r in rows])
+        else:
+            self._cur.execute(sql, convert(rows[0]))
+
+    def execute(self, stmt: Any, params: dict[str, Any] | list[dict[str, Any]]) -> None:
+        self._run(stmt, params)
+
+    def scalars(self, stmt: Any, params: dict[str, Any]) -> list[Any]:
+        self._run(stmt, params)
+        return [row[0] for row in self._cur.fetchall()]
+
+    def scalar(self, stmt: Any, params: dict[str, Any]) -> Any:
+        got = self.scalars(stmt, params)
+        return got[0] if got else None
+
+    def begin(self) -> None:
+        if self.dialect.name == "sqlite":
+            self._cur.execute("BEGIN IMMEDIATE")  # autocommit driver (make_engine): explicit, write-locked
+
+    def commit(self) -> None:
+        self._conn.commit() if self.dialect.name != "sqlite" else self._cur.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self._conn.rollback() if self.dialect.name != "sqlite" else self._cur.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self._cur.close()
+        self._conn.close()
+
+
+def detached(cls: type[T], **values: Any) -> T:
+    """A new model instance holding ``values`` (plain attribute writes: no ORM events, it joins no session)."""
+    obj = cls.__mapper__.class_manager.new_instance()  # type: ignore[attr-defined]
+    obj.__dict__.update(values)
+    return cast(T, obj)
+
+
 def column_values(obj: Any, table: Table) -> dict[str, Any]:
-    """The column values set on a model instance (unset ones take the column defaults on insert)."""
+    """The column values set on a model instance, unset ones filled with their columns' scalar defaults (an
+    insert on a RawTransaction does not apply Python-side defaults itself)."""
     d = obj.__dict__
-    return {c.key: d[c.key] for c in table.c if c.key in d}
+    out = {}
+    for c in table.c:
+        if c.key in d:
+            out[c.key] = d[c.key]
+        elif c.default is not None and c.default.is_scalar:
+            out[c.key] = c.default.arg  # type: ignore[attr-defined]
+    return out
 
 
 def _stored(row: Sequence[Any], at: int, rows: Sequence[Sequence[Any]]) -> StoredObject:
@@ -196,6 +300,11 @@ class Repository:
         self._select_bucket = PreparedSelect(engine, _SELECT_BUCKET)
         self._select_object = PreparedSelect(engine, _SELECT_OBJECT)
         self._select_bucket_and_object = PreparedSelect(engine, _SELECT_BUCKET_AND_OBJECT)
+        self._raw_statements: dict[Any, Any] = {}
+        if engine.dialect.name == "postgresql":
+            self._insert_garbage: Any = pg_insert(GARBAGE).on_conflict_do_nothing(index_elements=["blob_id"])
+        else:
+            self._insert_garbage = sqlite_insert(GARBAGE).on_conflict_do_nothing(index_elements=["blob_id"])
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._write_lock: AbstractContextManager[Any] = (
             threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
@@ -229,10 +338,20 @@ class Repository:
             yield s
 
     @contextmanager
-    def core_writing(self) -> Iterator[Connection]:
-        """A read-write Core transaction, committed on success (the hot paths' cheaper ``session``)."""
-        with self._write_lock, self.engine.begin() as c:
-            yield c
+    def raw_writing(self) -> Iterator[RawTransaction]:
+        """A read-write transaction on a DBAPI connection, committed on success (the hot paths' ``session``)."""
+        with self._write_lock:
+            tx = RawTransaction(self.engine, self._raw_statements)
+            try:
+                tx.begin()
+                try:
+                    yield tx
+                except BaseException:
+                    tx.rollback()
+                    raise
+                tx.commit()
+            finally:
+                tx.close()
 
     def ping(self) -> bool:
         with self.engine.connect() as conn:
@@ -334,52 +453,46 @@ class Repository:
             return bucket, None
         return bucket, _stored(rows[0], nb, rows)
 
-    @staticmethod
-    def _garbage(c: Connection, blob_ids: Sequence[str], region: str) -> None:
+    def _garbage(self, c: Connection | RawTransaction, blob_ids: Sequence[str], region: str) -> None:
         """Queue blobs for deletion (once each)."""
-        if not blob_ids:
-            return
-        queued = set(c.scalars(select(GARBAGE.c.blob_id).where(GARBAGE.c.blob_id.in_(list(blob_ids)))))
         now = _now()
-        fresh = [
-            {"blob_id": b, "region": region, "enqueued_at": now} for b in dict.fromkeys(blob_ids) if b not in queued
-        ]
-        if fresh:
-            c.execute(insert(GARBAGE), fresh)
+        rows = [{"blob_id": b, "region": region, "enqueued_at": now} for b in dict.fromkeys(blob_ids)]
+        if rows:
+            c.execute(self._insert_garbage, rows)
 
-    def _drop_object(self, c: Connection, bucket_id: str, key: str, region: str) -> bool:
+    def _drop_object(self, c: Connection | RawTransaction, bucket_id: str, key: str, region: str) -> bool:
         if c.dialect.name == "postgresql":
             # FOR UPDATE cannot lock a key that has no row yet: serialize the writers of (bucket, key).
-            c.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"{bucket_id}/{key}", 0))))
-        object_id = c.scalar(
-            select(OBJECTS.c.id).where(OBJECTS.c.bucket_id == bucket_id, OBJECTS.c.key == key).with_for_update()
-        )
+            c.execute(_ADVISORY_LOCK, {"lock_key": f"{bucket_id}/{key}"})
+        object_id = c.scalar(_LOCK_OBJECT, {"bucket_id": bucket_id, "key": key})
         if object_id is None:
             return False
-        blobs = list(c.scalars(select(PARTS.c.blob_id).where(PARTS.c.object_id == object_id)))
-        c.execute(delete(PARTS).where(PARTS.c.object_id == object_id))
-        c.execute(delete(OBJECTS).where(OBJECTS.c.id == object_id))
+        blobs = list(c.scalars(_PART_BLOBS, {"object_id": object_id}))
+        c.execute(_DELETE_PARTS, {"object_id": object_id})
+        c.execute(_DELETE_OBJECT, {"object_id": object_id})
         self._garbage(c, blobs, region)
         return True
 
-    def _replace_object(self, c: Connection, record: ObjectRecord, parts: list[ObjectPart], region: str) -> None:
+    def _replace_object(
+        self, c: Connection | RawTransaction, record: ObjectRecord, parts: list[ObjectPart], region: str
+    ) -> None:
         """Drop the current version at the record's key, insert the record and its parts (sets their ids)."""
         self._drop_object(c, record.bucket_id, record.key, region)
         values = column_values(record, OBJECTS)
         values.pop("id", None)
-        record.id = c.execute(insert(OBJECTS).returning(OBJECTS.c.id), values).scalar_one()
+        record.id = c.scalar(_INSERT_OBJECT, values)
         for part in parts:
             part.object_id = record.id
-        c.execute(insert(PARTS), [column_values(p, PARTS) for p in parts])
+        c.execute(_INSERT_PARTS, [column_values(p, PARTS) for p in parts])
 
     def put_object(self, record: ObjectRecord, parts: list[ObjectPart], region: str) -> None:
         """Publish an object version, replacing the current one, in one transaction."""
-        with self.core_writing() as c:
-            self._replace_object(c, record, parts, region)
+        with self.raw_writing() as tx:
+            self._replace_object(tx, record, parts, region)
 
     def delete_object(self, bucket_id: str, key: str, region: str) -> bool:
-        with self.core_writing() as c:
-            return self._drop_object(c, bucket_id, key, region)
+        with self.raw_writing() as tx:
+            return self._drop_object(tx, bucket_id, key, region)
 
     def list_objects(self, bucket_id: str, prefix: str, after: str | None, limit: int) -> list[ObjectRecord]:
         """Objects whose key starts with prefix and sorts after `after`, in UTF-8 byte order."""

@@ -18,6 +18,7 @@ import threading
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 
@@ -35,7 +36,7 @@ from strongroom.core.types import (
 )
 from strongroom.crypto import customer_kek, customer_verifier, random_bytes, verify_customer_key
 from strongroom.metadata.models import Bucket, ObjectHeaderColumns, ObjectPart, ObjectRecord
-from strongroom.metadata.repository import StoredObject
+from strongroom.metadata.repository import StoredObject, detached
 from strongroom.policy.names import validate_key
 from strongroom.service.buckets import BucketService, normalize_kms_key_id, owned_bucket
 from strongroom.service.runtime import Runtime
@@ -44,8 +45,8 @@ from strongroom.service.sealing import (
     LayerOneKey,
     OpenPart,
     SealedPart,
-    fill_part_columns,
     open_part,
+    part_columns,
     read_range,
     seal_part,
     stream_range,
@@ -254,15 +255,21 @@ class ObjectService:
         def publish(sealed: SealedPart) -> None:
             """In the worker thread that completed the blob: one metadata transaction replaces the current version."""
             ts = now()
-            record = new_record(bucket, key, version_id, headers, wk, ts)
-            record.size = sealed.size
-            record.etag = sealed.etag
-            record.parts_count = None
-            record.checksum_algorithm = checksum.algorithm
-            record.checksum_type = "FULL_OBJECT" if checksum.algorithm else None
-            record.checksum_value = sealed.checksum
-            part = ObjectPart(part_number=1, offset=0, last_modified=ts)
-            fill_part_columns(part, sealed)
+            record = new_record(
+                bucket,
+                key,
+                version_id,
+                headers,
+                wk,
+                ts,
+                size=sealed.size,
+                etag=sealed.etag,
+                parts_count=None,
+                checksum_algorithm=checksum.algorithm,
+                checksum_type="FULL_OBJECT" if checksum.algorithm else None,
+                checksum_value=sealed.checksum,
+            )
+            part = detached(ObjectPart, part_number=1, offset=0, last_modified=ts, **part_columns(sealed))
             self.rt.repo.put_object(record, [part], bucket.region)
             published.append(record)
 
@@ -703,28 +710,49 @@ def verify_digests(sealed: SealedPart, content_md5: str | None, checksum: Checks
 
 
 def new_record(
-    bucket: Bucket, key: str, version_id: str, headers: ObjectHeaders, wk: WriteKey, ts: dt.datetime
+    bucket: Bucket,
+    key: str,
+    version_id: str,
+    headers: ObjectHeaders,
+    wk: WriteKey,
+    ts: dt.datetime,
+    **columns: Any,
 ) -> ObjectRecord:
-    rec = ObjectRecord(bucket_id=bucket.id, key=key, version_id=version_id, last_modified=ts)
-    apply_headers(rec, headers, wk)
-    return rec
+    """A new object row (not yet in the database): identity, time, headers and encryption, plus ``columns``."""
+    return detached(
+        ObjectRecord,
+        bucket_id=bucket.id,
+        key=key,
+        version_id=version_id,
+        last_modified=ts,
+        **header_columns(headers, wk),
+        **columns,
+    )
+
+
+def header_columns(headers: ObjectHeaders, wk: WriteKey) -> dict[str, Any]:
+    """The ObjectHeaderColumns values of a write."""
+    return {
+        "content_type": headers.content_type,
+        "content_encoding": headers.content_encoding,
+        "content_disposition": headers.content_disposition,
+        "content_language": headers.content_language,
+        "cache_control": headers.cache_control,
+        "expires": headers.expires,
+        "user_metadata": json.dumps(headers.user_metadata, sort_keys=True),
+        "storage_class": headers.storage_class,
+        "sse_mode": wk.mode,
+        "kms_key_id": wk.kms_key_id,
+        "kms_context": wk.kms_context,
+        "bucket_key_enabled": wk.bucket_key_enabled,
+        "ssec_salt": wk.ssec_salt,
+        "ssec_verifier": wk.ssec_verifier,
+    }
 
 
 def apply_headers(cols: ObjectHeaderColumns, headers: ObjectHeaders, wk: WriteKey) -> None:
-    cols.content_type = headers.content_type
-    cols.content_encoding = headers.content_encoding
-    cols.content_disposition = headers.content_disposition
-    cols.content_language = headers.content_language
-    cols.cache_control = headers.cache_control
-    cols.expires = headers.expires
-    cols.user_metadata = json.dumps(headers.user_metadata, sort_keys=True)
-    cols.storage_class = headers.storage_class
-    cols.sse_mode = wk.mode
-    cols.kms_key_id = wk.kms_key_id
-    cols.kms_context = wk.kms_context
-    cols.bucket_key_enabled = wk.bucket_key_enabled
-    cols.ssec_salt = wk.ssec_salt
-    cols.ssec_verifier = wk.ssec_verifier
+    for name, value in header_columns(headers, wk).items():
+        setattr(cols, name, value)
 
 
 def collect_garbage(rt: Runtime, min_age: float = 0.0) -> int:

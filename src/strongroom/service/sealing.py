@@ -201,18 +201,26 @@ async def seal_part(
     return sealed
 
 
+def part_columns(sealed: SealedPart) -> dict[str, Any]:
+    """The SealedPartColumns values of a sealed part (last_modified aside)."""
+    return {
+        "size": sealed.size,
+        "etag": sealed.etag,
+        "blob_id": sealed.blob_id,
+        "inner_header": sealed.inner_header,
+        "outer_header": sealed.outer_header,
+        "wrapped_dek1": sealed.wrapped_dek1,
+        "kek_id": sealed.kek_id,
+        "kek_version": sealed.kek_version,
+        "wrapped_dek2": sealed.wrapped_dek2,
+        "infra_version": sealed.infra_version,
+        "checksum_value": sealed.checksum,
+    }
+
+
 def fill_part_columns(row: SealedPartColumns, sealed: SealedPart) -> None:
-    row.size = sealed.size
-    row.etag = sealed.etag
-    row.blob_id = sealed.blob_id
-    row.inner_header = sealed.inner_header
-    row.outer_header = sealed.outer_header
-    row.wrapped_dek1 = sealed.wrapped_dek1
-    row.kek_id = sealed.kek_id
-    row.kek_version = sealed.kek_version
-    row.wrapped_dek2 = sealed.wrapped_dek2
-    row.infra_version = sealed.infra_version
-    row.checksum_value = sealed.checksum
+    for name, value in part_columns(sealed).items():
+        setattr(row, name, value)
 
 
 def copy_part_columns(dst: SealedPartColumns, src: SealedPartColumns) -> None:
