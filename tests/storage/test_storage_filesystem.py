@@ -387,3 +387,19 @@ def test_open_blob_store_needs_a_scheme(url: str) -> None:
 def test_open_blob_store_rejects_malformed_file_urls(url: str) -> None:
     with pytest.raises(StorageError, match="file:///absolute/path"):
         open_blob_store(url)
+
+
+# --- blob ids -------------------------------------------------------------------
+
+
+def test_new_blob_ids_share_a_fanout_directory_within_a_minute() -> None:
+    from strongroom.storage import new_blob_id, validate_blob_id
+
+    t = 1_790_000_000.0  # a minute boundary is not needed: same minute -> same 4-digit prefix
+    minute_start = t - t % 60
+    a, b = new_blob_id(minute_start), new_blob_id(minute_start + 59.9)
+    c = new_blob_id(minute_start + 60)
+    assert validate_blob_id(a) == a and len(a) == 32 and all(ch in "0123456789abcdef" for ch in a)
+    assert a[:4] == b[:4] == f"{int(minute_start // 60) % 0x10000:04x}"
+    assert c[:4] == f"{(int(minute_start // 60) + 1) % 0x10000:04x}" != a[:4]
+    assert len({new_blob_id(minute_start)[4:] for _ in range(1000)}) == 1000  # 112 random bits each

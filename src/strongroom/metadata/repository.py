@@ -104,7 +104,8 @@ class PreparedSelect:
         self.engine = engine
         self.sql = compiled.string
         self.order = tuple(compiled.positiontup or ()) if dialect.positional else None
-        self.processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in stmt.selected_columns]
+        processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in stmt.selected_columns]
+        self.processors = [(i, p) for i, p in enumerate(processors) if p is not None]
 
     def all(self, **params: str) -> list[tuple[Any, ...]]:
         args: Any = tuple(params[k] for k in self.order) if self.order is not None else params
@@ -118,8 +119,14 @@ class PreparedSelect:
                 cur.close()
         finally:
             conn.close()  # back to the pool (which ends any transaction the driver began)
-        procs = self.processors
-        return [tuple(v if p is None or v is None else p(v) for p, v in zip(procs, row, strict=True)) for row in rows]
+        out = []
+        for row in rows:
+            values = list(row)
+            for i, p in self.processors:
+                if values[i] is not None:
+                    values[i] = p(values[i])
+            out.append(tuple(values))
+        return out
 
 
 def snapshot(cls: type[T], keys: Sequence[str], values: Sequence[Any]) -> T:

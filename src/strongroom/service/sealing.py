@@ -30,6 +30,7 @@ from strongroom.crypto import (
 from strongroom.keys.keystore import infra_key_id
 from strongroom.metadata.models import SealedPartColumns
 from strongroom.service.runtime import Runtime
+from strongroom.storage import new_blob_id
 
 BATCH = 1024 * 1024
 BATCH_STEP = max(SEGMENT_SIZE, (BATCH // SEGMENT_SIZE) * SEGMENT_SIZE)  # reads: whole segments per batch
@@ -76,7 +77,7 @@ class _PartWriter:
     """Runs in a worker thread: hash, seal and write batches of plaintext."""
 
     def __init__(self, rt: Runtime, region: str, sealer: PartSealer, checksum: Checksum | None) -> None:
-        self.blob_id = uuid.uuid4().hex
+        self.blob_id = new_blob_id()
         self.writer = rt.store(region).writer(self.blob_id)
         self.sealer = sealer
         self.md5 = hashlib.md5(usedforsecurity=False)

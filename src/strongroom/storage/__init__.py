@@ -6,13 +6,14 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from strongroom.core.errors import StorageError
-from strongroom.storage.base import BlobStore, BlobWriter, sweep_orphans, validate_blob_id
+from strongroom.storage.base import BlobStore, BlobWriter, new_blob_id, sweep_orphans, validate_blob_id
 from strongroom.storage.filesystem import FilesystemBlobStore
 
 __all__ = [
     "BlobStore",
     "BlobWriter",
     "FilesystemBlobStore",
+    "new_blob_id",
     "open_blob_store",
     "sweep_orphans",
     "validate_blob_id",

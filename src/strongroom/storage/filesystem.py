@@ -149,6 +149,7 @@ class FilesystemBlobStore:
 
     def __init__(self, root: Path) -> None:
         self._root = Path(os.path.abspath(root))
+        self._root_str = str(self._root)
         self._tmp_dir = self._root / _TMP_DIR
         try:
             # umask can only narrow these modes, never widen them.
@@ -165,8 +166,12 @@ class FilesystemBlobStore:
         return self._root
 
     def _path(self, blob_id: str) -> Path:
+        return Path(self._file(blob_id))
+
+    def _file(self, blob_id: str) -> str:
+        """The blob's path as a string (the per-request paths skip pathlib's parsing)."""
         validate_blob_id(blob_id)
-        return self._root / blob_id[0:2] / blob_id[2:4] / blob_id
+        return os.path.join(self._root_str, blob_id[0:2], blob_id[2:4], blob_id)
 
     def _make_fanout(self, directory: Path) -> list[Path]:
         """Create the fan-out directories down to ``directory``; return those this call created."""
@@ -185,7 +190,7 @@ class FilesystemBlobStore:
         return _FilesystemBlobWriter(self, blob_id)
 
     def read(self, blob_id: str, offset: int, length: int) -> bytes:
-        path = self._path(blob_id)
+        path = self._file(blob_id)
         if offset < 0 or length < 0:
             raise StorageError("offset and length must not be negative")
         try:

@@ -202,7 +202,10 @@ def canonical_uri(raw_path: str) -> str:
     """The S3 canonical URI: no normalisation, every segment decoded once and re-encoded."""
     if not raw_path:
         return "/"
-    return "/".join(_encode(unquote_to_bytes(segment)) for segment in _wire_bytes(raw_path).split(b"/"))
+    return "/".join(
+        _encode(unquote_to_bytes(segment) if b"%" in segment else segment)
+        for segment in _wire_bytes(raw_path).split(b"/")
+    )
 
 
 def parse_query(query_string: str) -> list[tuple[bytes, bytes]]:
@@ -212,8 +215,14 @@ def parse_query(query_string: str) -> list[tuple[bytes, bytes]]:
         if not piece:
             continue
         name, _, value = piece.partition(b"=")
-        pairs.append((unquote_to_bytes(name.replace(b"+", b" ")), unquote_to_bytes(value.replace(b"+", b" "))))
+        pairs.append((_unquote_plus(name), _unquote_plus(value)))
     return pairs
+
+
+def _unquote_plus(raw: bytes) -> bytes:
+    if b"%" not in raw and b"+" not in raw:
+        return raw
+    return unquote_to_bytes(raw.replace(b"+", b" "))
 
 
 def canonical_query(pairs: list[tuple[bytes, bytes]], *, presigned: bool = False) -> str:
