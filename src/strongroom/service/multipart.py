@@ -35,7 +35,7 @@ from strongroom.service.objects import (
     now,
     verify_digests,
 )
-from strongroom.service.sealing import LayerOneKey, copy_part_columns, fill_part_columns, seal_part
+from strongroom.service.sealing import LayerOneKey, PartTarget, copy_part_columns, fill_part_columns, seal_part
 
 MIN_PART_SIZE = 5 * 1024 * 1024
 #: Reflected polynomials of the CRCs whose multipart checksum can be FULL_OBJECT (linear, so combinable).
@@ -138,12 +138,10 @@ class MultipartService:
             )
         sealed = await seal_part(
             self.rt,
-            region=bucket.region,
-            bucket_id=bucket.id,
+            target=PartTarget(bucket.region, bucket.id, l1),
             key=key,
             version_id=upload.version_id,
             part_number=part_number,
-            l1=l1,
             body=body,
             checksum_algorithm=algorithm,
             max_size=MAX_PART_SIZE,

@@ -44,6 +44,7 @@ from strongroom.service.sealing import (
     SSE_C_KEY_ID,
     LayerOneKey,
     OpenPart,
+    PartTarget,
     SealedPart,
     open_part,
     part_columns,
@@ -56,6 +57,8 @@ MAX_SINGLE_PUT = 5 * 1024**3
 #: GET ranges up to this size are decrypted whole before the response starts (one thread hop, and an integrity
 #: failure becomes a clean 500); larger ones are streamed batch by batch.
 SMALL_READ = 1024 * 1024
+#: PUTs declaring at most this many bytes look their bucket up in the hop that seals and publishes the body.
+SMALL_PUT = 1024 * 1024
 
 
 def now() -> dt.datetime:
@@ -244,16 +247,28 @@ class ObjectService:
         checksum: ChecksumRequest,
         content_md5: str | None,
         conditions: Conditions | None = None,
+        size_hint: int | None = None,
     ) -> PutResult:
+        """Store an object. With a ``size_hint`` (the declared length) of at most SMALL_PUT bytes, the bucket and key
+        are resolved in the same worker-thread hop that seals and publishes the body (one hop in all); otherwise
+        first, so a large upload to a missing bucket fails before its body is read."""
         validate_key(key)
-        bucket, wk = await anyio.to_thread.run_sync(
-            self._prepare_write, principal, bucket_name, key, sse, conditions or Conditions()
-        )
         version_id = uuid.uuid4().hex
+        resolved: list[tuple[Bucket, WriteKey]] = []
         published: list[ObjectRecord] = []
+
+        def resolve() -> PartTarget:
+            if not resolved:
+                resolved.append(self._prepare_write(principal, bucket_name, key, sse, conditions or Conditions()))
+            bucket, wk = resolved[0]
+            return PartTarget(bucket.region, bucket.id, wk.l1)
+
+        if size_hint is None or size_hint > SMALL_PUT:
+            await anyio.to_thread.run_sync(resolve)
 
         def publish(sealed: SealedPart) -> None:
             """In the worker thread that completed the blob: one metadata transaction replaces the current version."""
+            bucket, wk = resolved[0]
             ts = now()
             record = new_record(
                 bucket,
@@ -275,18 +290,17 @@ class ObjectService:
 
         sealed = await seal_part(
             self.rt,
-            region=bucket.region,
-            bucket_id=bucket.id,
+            target=resolve,
             key=key,
             version_id=version_id,
             part_number=1,
-            l1=wk.l1,
             body=body,
             checksum_algorithm=checksum.algorithm,
             max_size=MAX_SINGLE_PUT,
             verify=lambda s: verify_digests(s, content_md5, checksum),
             publish=publish,
         )
+        wk = resolved[0][1]
         return PutResult(
             etag=sealed.etag,
             version_id=version_id,

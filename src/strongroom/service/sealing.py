@@ -51,6 +51,15 @@ class LayerOneKey:
         raise TypeError("LayerOneKey cannot be pickled")
 
 
+@dataclass(frozen=True)
+class PartTarget:
+    """Where a part is sealed: its bucket's region and id, and the layer-1 key."""
+
+    region: str
+    bucket_id: str
+    l1: LayerOneKey
+
+
 @dataclass
 class SealedPart:
     blob_id: str
@@ -105,12 +114,10 @@ class _PartWriter:
 async def seal_part(
     rt: Runtime,
     *,
-    region: str,
-    bucket_id: str,
+    target: PartTarget | Callable[[], PartTarget],
     key: str,
     version_id: str,
     part_number: int,
-    l1: LayerOneKey,
     body: AsyncIterator[bytes],
     checksum_algorithm: str | None,
     max_size: int,
@@ -119,17 +126,21 @@ async def seal_part(
 ) -> SealedPart:
     """Stream body into a new sealed blob; returns what the metadata row needs.
 
-    ``verify`` (digests) and then ``publish`` (the metadata transaction, blocking) run in the worker thread that
-    completes the blob, before this returns; if either raises, the blob is deleted. Any failure leaves no blob
-    behind. A small object is sealed, written, verified and published in a single thread hop.
+    ``target`` may be a blocking callable (a PUT's bucket lookup and key choice): it then runs in the first worker
+    thread hop, once the first batch (or the whole of a small body) has arrived. ``verify`` (digests) and then
+    ``publish`` (the metadata transaction, blocking) run in the worker thread that completes the blob, before this
+    returns; if either raises, the blob is deleted. Any failure leaves no blob behind. A small object is resolved,
+    sealed, written, verified and published in a single thread hop.
     """
-    identity = object_identity(uuid.UUID(bucket_id), key, version_id, part_number)
     checksum = Checksum(checksum_algorithm) if checksum_algorithm else None
     state: dict[str, Any] = {}
 
     def step(batch: bytes, final: bool) -> SealedPart | None:
-        """One worker-thread hop: (first time) keys, wraps and the temp blob; feed; (last time) finish."""
+        """One worker-thread hop: (first time) target, keys, wraps and the temp blob; feed; (last time) finish."""
         if "pw" not in state:
+            t = target() if callable(target) else target
+            l1, region = t.l1, t.region
+            identity = object_identity(uuid.UUID(t.bucket_id), key, version_id, part_number)
             dek1, dek2 = DataKey.generate(), DataKey.generate()
             infra_version, infra_kek = rt.keys.infra_encryption_key(region)
             state["wrapped1"] = wrap_dek(
@@ -140,8 +151,10 @@ async def seal_part(
             )
             state["infra_version"] = infra_version
             state["sealer"] = PartSealer(dek1, dek2, identity)
+            state["target"] = t
             state["pw"] = _PartWriter(rt, region, state["sealer"], checksum)
         pw: _PartWriter = state["pw"]
+        t = state["target"]
         if batch:
             pw.feed(batch)
         if not final:
@@ -153,13 +166,13 @@ async def seal_part(
             blob_id=pw.blob_id,
             size=pw.size,
             md5=md5,
-            etag=part_etag(md5, l1),
+            etag=part_etag(md5, t.l1),
             checksum=checksum.b64() if checksum else None,
             inner_header=sealer.inner_header,
             outer_header=sealer.outer_header,
             wrapped_dek1=state["wrapped1"],
-            kek_id=l1.kek_id,
-            kek_version=l1.version,
+            kek_id=t.l1.kek_id,
+            kek_version=t.l1.version,
             wrapped_dek2=state["wrapped2"],
             infra_version=state["infra_version"],
         )
@@ -170,7 +183,7 @@ async def seal_part(
             if publish is not None:
                 publish(sealed)
         except BaseException:
-            rt.store(region).delete(sealed.blob_id)
+            rt.store(t.region).delete(sealed.blob_id)
             raise
         return sealed
 

@@ -788,9 +788,9 @@ class S3App:
     async def put_object(self, req: S3Request) -> Response:
         assert req.principal is not None and req.bucket and req.key and req.checksum is not None
         self._content_length(req)
-        decoded = req.headers.get("x-amz-decoded-content-length") or req.headers.get("content-length") or "0"
-        if int(decoded) > 5 * 1024**3:
-            raise s3_error("EntityTooLarge", ProposedSize=decoded, MaxSizeAllowed=str(5 * 1024**3))
+        declared = req.headers.get("x-amz-decoded-content-length") or req.headers.get("content-length")
+        if declared is not None and int(declared) > 5 * 1024**3:
+            raise s3_error("EntityTooLarge", ProposedSize=declared, MaxSizeAllowed=str(5 * 1024**3))
         res = await self.objects.put(
             req.principal,
             req.bucket,
@@ -801,6 +801,7 @@ class S3App:
             req.checksum,
             content_md5(req.headers),
             hdr.conditions(req.headers),
+            size_hint=int(declared) if declared is not None else None,
         )
         return Response(status_code=200, headers=self._put_headers(res, req))
 
