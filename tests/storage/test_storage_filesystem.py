@@ -403,3 +403,13 @@ def test_new_blob_ids_share_a_fanout_directory_within_a_minute() -> None:
     assert a[:4] == b[:4] == f"{int(minute_start // 60) % 0x10000:04x}"
     assert c[:4] == f"{(int(minute_start // 60) + 1) % 0x10000:04x}" != a[:4]
     assert len({new_blob_id(minute_start)[4:] for _ in range(1000)}) == 1000  # 112 random bits each
+
+
+def test_many_tiny_writes_are_coalesced_in_order(store: FilesystemBlobStore) -> None:
+    blob_id = new_blob_id()
+    data = payload(300_001, seed=5)
+    writer = store.writer(blob_id)
+    for i in range(0, len(data), 7):  # far more pieces than one writev takes
+        writer.write(memoryview(data)[i : i + 7])
+    writer.commit()
+    assert read_all(store, blob_id) == data

@@ -168,8 +168,7 @@ class PartSealer:
         )
         self._prefix1 = self.inner_header[40:47]
         self._prefix2 = self.outer_header[40:47]
-        self._inner = bytearray(segment_size + TAG_LEN)  # reused layer-1 output buffer
-        self._inner_view = memoryview(self._inner)
+        self._inner: bytearray | None = None  # layer-1 output buffer, reused across full segments (made on first use)
         self._pending = bytearray()  # plaintext not yet sealed: at most one segment
         self._index = 0  # index of the next segment to seal
         self._finished = False
@@ -182,7 +181,12 @@ class PartSealer:
     def _seal(self, chunk: bytes | bytearray | memoryview, final: bool) -> bytes:
         tail = _TAIL.pack(self._index, final)
         n = len(chunk)
-        inner = self._inner if n == self.segment_size else self._inner_view[: n + TAG_LEN]
+        if n == self.segment_size:
+            if self._inner is None:
+                self._inner = bytearray(n + TAG_LEN)
+            inner = self._inner
+        else:  # the final, short segment: a small object's only one (no 64 KiB buffer to zero for it)
+            inner = bytearray(n + TAG_LEN)
         self._aead1.encrypt_into(self._prefix1 + tail, chunk, self.inner_header + tail, inner)
         self._index += 1
         return self._aead2.encrypt(self._prefix2 + tail, inner, self.outer_header + tail)

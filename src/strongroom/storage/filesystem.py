@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, NoReturn
+from typing import NoReturn
 
 from strongroom.core.errors import BlobNotFound, StorageError
 from strongroom.storage.base import validate_blob_id
@@ -33,6 +33,7 @@ _TMP_DIR = ".tmp"
 _TMP_SUFFIX = ".tmp"
 # Small writes are coalesced up to this size; writes at least this big go straight to the kernel.
 _WRITE_BUFFER = 256 * 1024
+_MAX_PIECES = 256  # well under IOV_MAX (1024 on Linux) per writev
 _FANOUT_CHARS = frozenset("0123456789abcdef-")
 
 
@@ -46,6 +47,17 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _write_all(fd: int, pieces: list[bytes]) -> None:
+    """Write every piece, in order (writev may write less than asked)."""
+    while pieces:
+        done = os.writev(fd, pieces)
+        while pieces and done >= len(pieces[0]):
+            done -= len(pieces[0])
+            pieces = pieces[1:]
+        if pieces and done:
+            pieces = [pieces[0][done:], *pieces[1:]]
 
 
 def _is_fanout_name(name: str) -> bool:
@@ -68,7 +80,9 @@ class _FilesystemBlobWriter:
             )
         except OSError as exc:
             _fail(exc)
-        self._file: BinaryIO = open(fd, "wb", buffering=_WRITE_BUFFER)
+        self._fd = fd
+        self._pending: list[bytes] = []  # small writes, coalesced into one writev
+        self._pending_len = 0
 
     def __repr__(self) -> str:
         return f"<FilesystemBlobWriter {self._final.name} {self._state}>"
@@ -79,17 +93,24 @@ class _FilesystemBlobWriter:
 
     def write(self, data: bytes | memoryview) -> None:
         self._require_open()
+        self._pending.append(bytes(data))  # a copy: the caller may reuse its buffer
+        self._pending_len += len(data)
+        if self._pending_len >= _WRITE_BUFFER or len(self._pending) >= _MAX_PIECES:
+            self._flush()
+
+    def _flush(self) -> None:
+        pieces, self._pending, self._pending_len = self._pending, [], 0
         try:
-            self._file.write(data)
+            _write_all(self._fd, pieces)
         except OSError as exc:
             _fail(exc)
 
     def commit(self) -> None:
         self._require_open()
         try:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
+            self._flush()
+            os.fsync(self._fd)
+            os.close(self._fd)
             created = self._store._make_fanout(self._final.parent)
             try:
                 os.link(self._tmp, self._final, follow_symlinks=False)
@@ -117,8 +138,9 @@ class _FilesystemBlobWriter:
         if self._state != "open":
             return
         self._state = "aborted"
+        self._pending = []
         try:
-            self._file.close()
+            os.close(self._fd)
         except OSError:
             pass  # the data is being discarded anyway
         try:
