@@ -6,6 +6,7 @@ Work is batched (about 1 MiB) and run in worker threads, so the event loop only 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -190,6 +191,9 @@ async def seal_part(
     pending: list[bytes] = []
     pending_len = 0
     total = 0
+    # One batch in flight: while a worker thread hashes, seals and writes batch N, the event loop receives (and
+    # TLS-decrypts) batch N+1. Batches are still processed one at a time and in order.
+    in_flight: asyncio.Future[SealedPart | None] | None = None
     try:
         async for chunk in body:
             if not chunk:
@@ -204,11 +208,20 @@ async def seal_part(
             if pending_len >= BATCH:
                 batch = b"".join(pending)
                 pending, pending_len = [], 0
-                await anyio.to_thread.run_sync(step, batch, False)
+                if in_flight is not None:
+                    await in_flight
+                in_flight = asyncio.ensure_future(anyio.to_thread.run_sync(step, batch, False))
+        if in_flight is not None:
+            await in_flight
+            in_flight = None
         sealed = await anyio.to_thread.run_sync(step, b"".join(pending), True)
     except BaseException:
-        if "pw" in state and "published" not in state:
-            with anyio.CancelScope(shield=True):
+        with anyio.CancelScope(shield=True):
+            if in_flight is not None:
+                await asyncio.wait([in_flight])  # the worker is done with the blob before it is aborted
+                if not in_flight.cancelled():
+                    in_flight.exception()  # retrieved: its error (if any) is the one being raised, or moot
+            if "pw" in state and "published" not in state:
                 await anyio.to_thread.run_sync(state["pw"].abort)
         raise
     assert sealed is not None
