@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     port: int = 8443
     vault_port: int = 8200
     workers: int = 1
+    # worker threads (per gateway process) for the per-request work of GET and PUT: metadata, keys, sealing,
+    # blob I/O. The work is mostly CPU under one GIL; more threads mostly add contention (issue 4, bench/).
+    request_threads: int = 2
     cert: Path | None = None
     key: Path | None = None
     client_ca: Path | None = None  # mutual TLS: require client certificates signed by this CA
@@ -68,6 +71,13 @@ class Settings(BaseSettings):
     def _workers(cls, v: int) -> int:
         if v < 1:
             raise ValueError("workers must be >= 1")
+        return v
+
+    @field_validator("request_threads")
+    @classmethod
+    def _request_threads(cls, v: int) -> int:
+        if not 1 <= v <= 256:
+            raise ValueError("request_threads must be between 1 and 256")
         return v
 
     @field_validator("regions", mode="before")

@@ -264,7 +264,7 @@ class ObjectService:
             return PartTarget(bucket.region, bucket.id, wk.l1)
 
         if size_hint is None or size_hint > SMALL_PUT:
-            await anyio.to_thread.run_sync(resolve)
+            await self.rt.run(resolve)
 
         def publish(sealed: SealedPart) -> None:
             """In the worker thread that completed the blob: one metadata transaction replaces the current version."""
@@ -396,7 +396,7 @@ class ObjectService:
         head: bool,
     ) -> ObjectView:
         # one worker-thread hop: the metadata, both keys of each part, and a small body's plaintext
-        view, opened = await anyio.to_thread.run_sync(
+        view, opened = await self.rt.run(
             self._open, principal, bucket_name, key, range_header, part_number, conditions, customer_key, head
         )
         if view.data is None and not head and view.end >= view.start:

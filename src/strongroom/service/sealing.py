@@ -210,11 +210,11 @@ async def seal_part(
                 pending, pending_len = [], 0
                 if in_flight is not None:
                     await in_flight
-                in_flight = asyncio.ensure_future(anyio.to_thread.run_sync(step, batch, False))
+                in_flight = asyncio.ensure_future(rt.run(step, batch, False))
         if in_flight is not None:
             await in_flight
             in_flight = None
-        sealed = await anyio.to_thread.run_sync(step, b"".join(pending), True)
+        sealed = await rt.run(step, b"".join(pending), True)
     except BaseException:
         with anyio.CancelScope(shield=True):
             if in_flight is not None:
@@ -359,4 +359,4 @@ def read_range(rt: Runtime, region: str, parts: list[OpenPart], start: int, end:
 async def stream_range(rt: Runtime, region: str, parts: list[OpenPart], start: int, end: int) -> AsyncIterator[bytes]:
     """Yield object plaintext [start, end] inclusive across parts, about BATCH bytes at a time."""
     for part, lo, hi in _spans(parts, start, end, BATCH_STEP):
-        yield await anyio.to_thread.run_sync(read_plain, rt, region, part, lo, hi)
+        yield await rt.run(read_plain, rt, region, part, lo, hi)
