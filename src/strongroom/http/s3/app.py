@@ -44,6 +44,7 @@ class _NotCached(Exception):
 
 
 MAX_HEADER_BYTES = 16 * 1024
+_HSTS = ((b"strict-transport-security", b"max-age=31536000"),)
 XMLNS = "application/xml"
 Handler = Callable[["S3Request"], Awaitable[Response]]
 
@@ -56,8 +57,8 @@ class S3Request:
         self.request_id = request_id
         self.method = request.method
         self.headers: dict[str, str] = {}
-        for k, v in request.headers.items():
-            k = k.lower()
+        for raw_name, raw_value in request.scope["headers"]:
+            k, v = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
             self.headers[k] = f"{self.headers[k]},{v}" if k in self.headers else v
         self.query_string: str = request.scope.get("query_string", b"").decode("latin-1")
         self.query_pairs = parse_query(self.query_string)  # parsed once, for routing and for SigV4
@@ -257,11 +258,12 @@ class S3App:
             # The client sent "Expect: 100-continue" and waits for a 100 that never came: it will not send
             # the body, and the server would read its next request as this one's body. Close instead.
             response.headers["connection"] = "close"
-        response.headers["x-amz-request-id"] = request_id
-        response.headers["x-amz-id-2"] = request_id
-        response.headers["server"] = "strongroom"
-        if scope.get("scheme") == "https":
-            response.headers["strict-transport-security"] = "max-age=31536000"
+        rid = request_id.encode("ascii")
+        # appended as they are (no handler sets these): MutableHeaders would scan the list for each one
+        response.raw_headers.extend(
+            ((b"x-amz-request-id", rid), (b"x-amz-id-2", rid), (b"server", b"strongroom"))
+            + (_HSTS if scope.get("scheme") == "https" else ())
+        )
         await response(scope, receive, send)
 
     def error_response(self, exc: S3Error, req: S3Request | None, request_id: str, method: str) -> Response:
