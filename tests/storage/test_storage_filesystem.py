@@ -23,9 +23,21 @@ SRC_DIR = str(Path(strongroom.__file__).resolve().parents[1])
 
 
 class TestFilesystemBlobStore(BlobStoreConformance):
+    """Named temp files under .tmp (filesystems without O_TMPFILE)."""
+
     @pytest.fixture
     def store(self, tmp_path: Path) -> BlobStore:
-        return FilesystemBlobStore(tmp_path / "blobs")
+        return FilesystemBlobStore(tmp_path / "blobs", anonymous_temp=False)
+
+
+class TestFilesystemBlobStoreAnonymousTemp(BlobStoreConformance):
+    """Anonymous O_TMPFILE writers (the default where the filesystem has it): nothing in flight to sweep."""
+
+    sweeps_inflight_temp = False
+
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> BlobStore:
+        return FilesystemBlobStore(tmp_path / "blobs", anonymous_temp=True)
 
 
 @pytest.fixture
@@ -35,7 +47,87 @@ def root(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def store(root: Path) -> FilesystemBlobStore:
-    return FilesystemBlobStore(root)
+    """The named-temp-file mode: these tests look at the temp files."""
+    return FilesystemBlobStore(root, anonymous_temp=False)
+
+
+@pytest.fixture
+def anon_store(root: Path) -> FilesystemBlobStore:
+    return FilesystemBlobStore(root, anonymous_temp=True)
+
+
+def test_anonymous_temp_is_detected_here(root: Path) -> None:
+    # these machines run ext4 or tmpfs, which have O_TMPFILE: the default must use it
+    assert FilesystemBlobStore(root).anonymous_temp is True
+
+
+def all_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+def test_anonymous_layout_nothing_visible_until_commit(anon_store: FilesystemBlobStore, root: Path) -> None:
+    old = os.umask(0)  # the modes must not depend on it
+    try:
+        blob_id = "abcdef0123456789"
+        writer = anon_store.writer(blob_id)
+        writer.write(b"data" * 1000)
+        assert all_files(root) == []  # in flight: no name anywhere, not even under .tmp
+        writer.commit()
+    finally:
+        os.umask(old)
+    final = root / "ab" / "cd" / blob_id
+    assert all_files(root) == [final]
+    assert final.read_bytes() == b"data" * 1000
+    assert mode(final) == 0o600
+    assert mode(root / "ab") == mode(root / "ab" / "cd") == 0o700
+
+
+def test_anonymous_abort_leaves_nothing(anon_store: FilesystemBlobStore, root: Path) -> None:
+    writer = anon_store.writer(new_blob_id())
+    writer.write(b"discarded" * 10_000)
+    writer.abort()
+    assert all_files(root) == []
+
+
+def test_anonymous_commit_fsyncs_file_then_links_then_directories(
+    anon_store: FilesystemBlobStore, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events: list[tuple[str, str]] = []
+    real_fsync, real_link = os.fsync, os.link
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def link(src: str, dst: str, **kwargs: object) -> None:
+        events.append(("link", str(dst)))
+        real_link(src, dst, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "link", link)
+    blob_id = "1234" + "c" * 28
+    writer = anon_store.writer(blob_id)
+    writer.write(b"x" * 10)
+    writer.commit()
+    leaf = root / "12" / "34"
+    assert [e[0] for e in events] == ["fsync", "link", "fsync", "fsync", "fsync"]
+    # the data is durable while it has no name yet: an O_TMPFILE inode in the leaf directory
+    assert events[0][1].startswith(str(leaf) + "/#") and events[0][1].endswith("(deleted)")
+    assert events[1:] == [("link", blob_id), ("fsync", str(leaf)), ("fsync", str(root / "12")), ("fsync", str(root))]
+
+
+def test_anonymous_commit_refuses_blob_published_behind_its_back(
+    anon_store: FilesystemBlobStore, root: Path
+) -> None:
+    blob_id = "abcd" + "f" * 28
+    writer = anon_store.writer(blob_id)
+    writer.write(b"late")
+    final = root / "ab" / "cd" / blob_id
+    final.write_bytes(b"early")  # the writer made the fan-out directories; another process won the race
+    with pytest.raises(StorageError, match="already exists"):
+        writer.commit()
+    assert final.read_bytes() == b"early"
+    assert all_files(root) == [final]
 
 
 def mode(path: Path) -> int:
@@ -64,7 +156,7 @@ def test_modes_do_not_depend_on_umask(tmp_path: Path) -> None:
     old = os.umask(0)
     try:
         root = tmp_path / "deep" / "blobs"
-        store = FilesystemBlobStore(root)
+        store = FilesystemBlobStore(root, anonymous_temp=False)
         blob_id = new_blob_id()
         writer = store.writer(blob_id)
         writer.write(b"secret-ish ciphertext")
@@ -228,7 +320,7 @@ CRASHING_WRITER = textwrap.dedent(
     from pathlib import Path
     from strongroom.storage import FilesystemBlobStore
 
-    store = FilesystemBlobStore(Path(sys.argv[1]))
+    store = FilesystemBlobStore(Path(sys.argv[1]), anonymous_temp=sys.argv[4] == "anonymous")
     with store.writer(sys.argv[2]) as done:
         done.write(b"committed by the child")
         done.commit()
@@ -260,20 +352,37 @@ def child_env() -> Iterator[dict[str, str]]:
     yield env
 
 
-def test_sigkill_mid_write_publishes_nothing(
-    store: FilesystemBlobStore, root: Path, child_env: dict[str, str]
-) -> None:
+def child_inflight_sizes(pid: int, root: Path) -> list[int]:
+    """Sizes of the files a process has open under ``root`` whose names are gone (anonymous O_TMPFILE writers)."""
+    sizes = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if target.startswith(str(root)) and target.endswith("(deleted)"):
+                sizes.append(os.stat(f"/proc/{pid}/fd/{fd}").st_size)
+        except OSError:
+            continue
+    return sizes
+
+
+@pytest.mark.parametrize("temp", ["named", "anonymous"])
+def test_sigkill_mid_write_publishes_nothing(root: Path, child_env: dict[str, str], temp: str) -> None:
+    store = FilesystemBlobStore(root, anonymous_temp=temp == "anonymous")
     before, childs, crashed = new_blob_id(), new_blob_id(), new_blob_id()
     before_data = payload(2 * 1024 * 1024 + 3, seed=9)
     put_blob(store, before, before_data)
 
     proc = subprocess.Popen(
-        [sys.executable, "-c", CRASHING_WRITER, str(root), childs, crashed],
+        [sys.executable, "-c", CRASHING_WRITER, str(root), childs, crashed, temp],
         stdout=subprocess.PIPE,
         env=child_env,
     )
     try:
         assert read_line(proc, timeout=15) == b"writing\n"
+        if temp == "anonymous":
+            # the killed write must be a real one: its anonymous file holds at least the first MiB
+            sizes = child_inflight_sizes(proc.pid, root)
+            assert sizes and max(sizes) >= 1024 * 1024, sizes
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(timeout=10) == -signal.SIGKILL
     finally:
@@ -283,18 +392,22 @@ def test_sigkill_mid_write_publishes_nothing(
         assert proc.stdout is not None
         proc.stdout.close()
 
-    [leftover] = temp_files(root)
-    assert leftover.name.startswith(crashed + ".")
-    assert 1024 * 1024 <= leftover.stat().st_size < 257 * 1024 * 1024  # killed mid-write
+    if temp == "named":
+        [leftover] = temp_files(root)
+        assert leftover.name.startswith(crashed + ".")
+        assert 1024 * 1024 <= leftover.stat().st_size < 257 * 1024 * 1024  # killed mid-write
+    else:
+        assert temp_files(root) == []  # an anonymous file dies with its process
     assert not store.exists(crashed)
     with pytest.raises(BlobNotFound):
         store.read(crashed, 0, 1)
     assert {blob_id for blob_id, _ in store.list_blobs()} == {before, childs}
+    assert {p.name for p in all_files(root)} == {before, childs} | {p.name for p in temp_files(root)}
     assert read_all(store, before) == before_data
     assert read_all(store, childs) == b"committed by the child"
 
     assert store.sweep_temp(3600) == 0  # could still be a live writer
-    assert store.sweep_temp(0) == 1
+    assert store.sweep_temp(0) == (1 if temp == "named" else 0)
     assert temp_files(root) == []
     put_blob(store, crashed, b"the id was never published")
     assert read_all(store, crashed) == b"the id was never published"

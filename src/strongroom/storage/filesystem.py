@@ -2,15 +2,18 @@
 
 Layout under ``root`` (0700)::
 
-    root/.tmp/<id>.<random>.tmp     writers in progress (0600, created with O_EXCL)
     root/<id[0:2]>/<id[2:4]>/<id>   committed blobs (0600) in 0700 fan-out directories
+    root/.tmp/<id>.<random>.tmp     writers in progress (0600, O_EXCL), only where O_TMPFILE is missing
 
-A commit fsyncs the temp file, hard-links it to its final name (``link`` fails
-if the name exists, so a committed blob is never overwritten, even by a racing
-writer in another process), unlinks the temp name and fsyncs every directory
+A writer fills an anonymous file (O_TMPFILE) in the blob's fan-out directory, or
+a named temp file under ``.tmp`` where the filesystem has no O_TMPFILE. A commit
+fsyncs it, links it to its final name (``link`` fails if the name exists, so a
+committed blob is never overwritten, even by a racing writer in another
+process), removes the temp name if there is one and fsyncs every directory
 whose entries changed. A crash at any point leaves either no blob or the whole
-blob, plus at most a temp file for :meth:`FilesystemBlobStore.sweep_temp`.
-Fan-out directories are never removed, so a commit never races a cleanup.
+blob (plus, without O_TMPFILE, a temp file for
+:meth:`FilesystemBlobStore.sweep_temp`). Fan-out directories are never removed,
+so a commit never races a cleanup.
 """
 
 from __future__ import annotations
@@ -60,27 +63,49 @@ def _write_all(fd: int, pieces: list[bytes]) -> None:
             pieces = [pieces[0][done:], *pieces[1:]]
 
 
+def _supports_anonymous_temp(directory: Path) -> bool:
+    """Whether ``directory`` takes O_TMPFILE files that can be linked in through /proc/self/fd."""
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is None or not os.path.isdir("/proc/self/fd"):
+        return False
+    try:
+        fd = os.open(directory, flag | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
 def _is_fanout_name(name: str) -> bool:
     return len(name) == 2 and all(c in _FANOUT_CHARS for c in name)
 
 
 class _FilesystemBlobWriter:
-    """Writes one blob to a private temp file and publishes it on :meth:`commit`."""
+    """Writes one blob to a private temp file and publishes it on :meth:`commit`.
+
+    Where the filesystem supports ``O_TMPFILE`` (Linux: ext4, xfs, btrfs, tmpfs) the temp file is anonymous, in
+    the blob's own fan-out directory: nothing is visible until the commit links it in, and a crash leaves nothing
+    behind. Elsewhere it is a named file under ``.tmp`` (swept by :meth:`FilesystemBlobStore.sweep_temp`).
+    """
 
     def __init__(self, store: FilesystemBlobStore, blob_id: str) -> None:
         self._store = store
         self._final = store._path(blob_id)
-        self._tmp = store._tmp_dir / f"{blob_id}.{secrets.token_hex(8)}{_TMP_SUFFIX}"
         self._state = "open"
+        self._fd = -1
+        self._created: list[Path] = []
+        self._tmp: Path | None = None
         try:
-            fd = os.open(
-                self._tmp,
-                os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW,
-                0o600,
-            )
+            if store.anonymous_temp:
+                self._created = store._make_fanout(self._final.parent)
+                self._fd = os.open(self._final.parent, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+            else:
+                self._tmp = store._tmp_dir / f"{blob_id}.{secrets.token_hex(8)}{_TMP_SUFFIX}"
+                self._fd = os.open(
+                    self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600
+                )
         except OSError as exc:
             _fail(exc)
-        self._fd = fd
         self._pending: list[bytes] = []  # small writes, coalesced into one writev
         self._pending_len = 0
 
@@ -105,17 +130,34 @@ class _FilesystemBlobWriter:
         except OSError as exc:
             _fail(exc)
 
+    def _close_fd(self) -> None:
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)
+
     def commit(self) -> None:
         self._require_open()
+        directory = self._final.parent
         try:
             self._flush()
             os.fsync(self._fd)
-            os.close(self._fd)
-            created = self._store._make_fanout(self._final.parent)
-            try:
-                os.link(self._tmp, self._final, follow_symlinks=False)
-            except FileExistsError:
-                raise StorageError("blob already exists") from None
+            if self._tmp is None:
+                # name the anonymous file (linkat through /proc: fails if the name exists)
+                dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                try:
+                    os.link(f"/proc/self/fd/{self._fd}", self._final.name, dst_dir_fd=dfd)
+                except FileExistsError:
+                    raise StorageError("blob already exists") from None
+                finally:
+                    os.close(dfd)
+                self._close_fd()
+            else:
+                self._close_fd()
+                self._created = self._store._make_fanout(directory)
+                try:
+                    os.link(self._tmp, self._final, follow_symlinks=False)
+                except FileExistsError:
+                    raise StorageError("blob already exists") from None
         except BaseException as exc:
             try:
                 self.abort()
@@ -127,10 +169,11 @@ class _FilesystemBlobWriter:
         # Published: from here on the blob is visible and must never be removed by abort().
         self._state = "committed"
         try:
-            os.unlink(self._tmp)
-            _fsync_dir(self._final.parent)
-            for directory in reversed(created):
-                _fsync_dir(directory.parent)
+            if self._tmp is not None:
+                os.unlink(self._tmp)
+            _fsync_dir(directory)
+            for created in reversed(self._created):
+                _fsync_dir(created.parent)
         except OSError as exc:
             _fail(exc)
 
@@ -140,9 +183,11 @@ class _FilesystemBlobWriter:
         self._state = "aborted"
         self._pending = []
         try:
-            os.close(self._fd)
+            self._close_fd()  # an anonymous temp file is gone with its descriptor
         except OSError:
             pass  # the data is being discarded anyway
+        if self._tmp is None:
+            return
         try:
             os.unlink(self._tmp)
         except FileNotFoundError:
@@ -169,7 +214,8 @@ class FilesystemBlobStore:
     threads and processes may share one root.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, anonymous_temp: bool | None = None) -> None:
+        """``anonymous_temp``: write through O_TMPFILE (None: wherever the filesystem supports it)."""
         self._root = Path(os.path.abspath(root))
         self._root_str = str(self._root)
         self._tmp_dir = self._root / _TMP_DIR
@@ -179,6 +225,7 @@ class FilesystemBlobStore:
             self._tmp_dir.mkdir(mode=0o700, exist_ok=True)
         except OSError as exc:
             _fail(exc)
+        self.anonymous_temp = _supports_anonymous_temp(self._root) if anonymous_temp is None else anonymous_temp
 
     def __repr__(self) -> str:
         return f"FilesystemBlobStore({str(self._root)!r})"
