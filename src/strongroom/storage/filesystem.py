@@ -226,6 +226,7 @@ class FilesystemBlobStore:
         except OSError as exc:
             _fail(exc)
         self.anonymous_temp = _supports_anonymous_temp(self._root) if anonymous_temp is None else anonymous_temp
+        self._fanout_seen: set[Path] = set()  # leaf directories known to exist (at most 65,536)
 
     def __repr__(self) -> str:
         return f"FilesystemBlobStore({str(self._root)!r})"
@@ -243,7 +244,11 @@ class FilesystemBlobStore:
         return os.path.join(self._root_str, blob_id[0:2], blob_id[2:4], blob_id)
 
     def _make_fanout(self, directory: Path) -> list[Path]:
-        """Create the fan-out directories down to ``directory``; return those this call created."""
+        """Create the fan-out directories down to ``directory``; return those this call created.
+
+        Fan-out directories are never removed, so one seen to exist is remembered (no mkdir per write)."""
+        if directory in self._fanout_seen:
+            return []
         created = []
         for path in (directory.parent, directory):
             try:
@@ -251,6 +256,7 @@ class FilesystemBlobStore:
             except FileExistsError:
                 continue
             created.append(path)
+        self._fanout_seen.add(directory)
         return created
 
     def writer(self, blob_id: str) -> _FilesystemBlobWriter:
