@@ -61,6 +61,25 @@ def test_anonymous_temp_is_detected_here(root: Path) -> None:
     assert FilesystemBlobStore(root).anonymous_temp is True
 
 
+@pytest.fixture
+def fs_events(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Every fsync (of what the descriptor names) and link (its destination), in order."""
+    events: list[tuple[str, str]] = []
+    real_fsync, real_link = os.fsync, os.link
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def link(src: str, dst: str, **kwargs: object) -> None:
+        events.append(("link", str(dst)))
+        real_link(src, dst, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "link", link)
+    return events
+
+
 def all_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file())
 
@@ -90,21 +109,9 @@ def test_anonymous_abort_leaves_nothing(anon_store: FilesystemBlobStore, root: P
 
 
 def test_anonymous_commit_fsyncs_file_then_links_then_directories(
-    anon_store: FilesystemBlobStore, root: Path, monkeypatch: pytest.MonkeyPatch
+    anon_store: FilesystemBlobStore, root: Path, fs_events: list[tuple[str, str]]
 ) -> None:
-    events: list[tuple[str, str]] = []
-    real_fsync, real_link = os.fsync, os.link
-
-    def fsync(fd: int) -> None:
-        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
-        real_fsync(fd)
-
-    def link(src: str, dst: str, **kwargs: object) -> None:
-        events.append(("link", str(dst)))
-        real_link(src, dst, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(os, "fsync", fsync)
-    monkeypatch.setattr(os, "link", link)
+    events = fs_events
     blob_id = "1234" + "c" * 28
     writer = anon_store.writer(blob_id)
     writer.write(b"x" * 10)
@@ -224,21 +231,9 @@ def test_sweep_temp_age_uses_mtime(store: FilesystemBlobStore, root: Path) -> No
 
 
 def test_commit_fsyncs_file_then_directories(
-    store: FilesystemBlobStore, root: Path, monkeypatch: pytest.MonkeyPatch
+    store: FilesystemBlobStore, root: Path, fs_events: list[tuple[str, str]]
 ) -> None:
-    events: list[tuple[str, str]] = []
-    real_fsync, real_link = os.fsync, os.link
-
-    def fsync(fd: int) -> None:
-        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
-        real_fsync(fd)
-
-    def link(src: str, dst: str, **kwargs: object) -> None:
-        events.append(("link", str(dst)))
-        real_link(src, dst, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(os, "fsync", fsync)
-    monkeypatch.setattr(os, "link", link)
+    events = fs_events
     blob_id = "1234" + "a" * 28
     writer = store.writer(blob_id)
     writer.write(b"x" * 10)
