@@ -21,6 +21,21 @@ ROOT_TOKEN = "hvs.strongroom-test-root-token"
 os.environ.setdefault("STRONGROOM_ROOT_TOKEN", ROOT_TOKEN)
 
 
+def anonymous_file_sizes(pid: int, under: Path) -> list[int]:
+    """Sizes of the files process ``pid`` has open under ``under`` that have no name: in-flight anonymous
+    (O_TMPFILE) blob writes, seen through /proc."""
+    sizes = []
+    fd_dir = f"/proc/{pid}/fd"
+    for fd in os.listdir(fd_dir):
+        try:
+            target = os.readlink(f"{fd_dir}/{fd}")
+            if target.startswith(str(Path(under).resolve())) and target.endswith("(deleted)"):
+                sizes.append(os.stat(f"{fd_dir}/{fd}").st_size)
+        except OSError:
+            continue
+    return sizes
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -107,15 +107,7 @@ def inflight_blob_bytes(srv: Server) -> int:
     """The most bytes one in-flight blob write holds: a named temp file, or an anonymous (O_TMPFILE) file the
     gateway process has open under the blob directory."""
     sizes = [p.stat().st_size for p in tmp_files(srv.data_dir)]
-    blobs = str((srv.data_dir / "blobs").resolve())
-    fd_dir = f"/proc/{srv.proc.pid}/fd"
-    for fd in os.listdir(fd_dir):
-        try:
-            target = os.readlink(f"{fd_dir}/{fd}")
-            if target.startswith(blobs) and target.endswith("(deleted)"):
-                sizes.append(os.stat(f"{fd_dir}/{fd}").st_size)
-        except OSError:
-            continue
+    sizes += _ct.anonymous_file_sizes(srv.proc.pid, srv.data_dir / "blobs")
     return max(sizes, default=0)
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.conftest import anonymous_file_sizes
 
 import strongroom
 from strongroom.core.errors import BlobNotFound, StorageError
@@ -347,19 +348,6 @@ def child_env() -> Iterator[dict[str, str]]:
     yield env
 
 
-def child_inflight_sizes(pid: int, root: Path) -> list[int]:
-    """Sizes of the files a process has open under ``root`` whose names are gone (anonymous O_TMPFILE writers)."""
-    sizes = []
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-            if target.startswith(str(root)) and target.endswith("(deleted)"):
-                sizes.append(os.stat(f"/proc/{pid}/fd/{fd}").st_size)
-        except OSError:
-            continue
-    return sizes
-
-
 @pytest.mark.parametrize("temp", ["named", "anonymous"])
 def test_sigkill_mid_write_publishes_nothing(root: Path, child_env: dict[str, str], temp: str) -> None:
     store = FilesystemBlobStore(root, anonymous_temp=temp == "anonymous")
@@ -376,7 +364,7 @@ def test_sigkill_mid_write_publishes_nothing(root: Path, child_env: dict[str, st
         assert read_line(proc, timeout=15) == b"writing\n"
         if temp == "anonymous":
             # the killed write must be a real one: its anonymous file holds at least the first MiB
-            sizes = child_inflight_sizes(proc.pid, root)
+            sizes = anonymous_file_sizes(proc.pid, root)
             assert sizes and max(sizes) >= 1024 * 1024, sizes
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(timeout=10) == -signal.SIGKILL

@@ -90,43 +90,67 @@ _SELECT_BUCKET_AND_OBJECT = (
 )
 
 
-class PreparedSelect:
-    """A Core SELECT compiled once for an engine's dialect and run straight on a pooled DBAPI connection.
+class Compiled:
+    """A Core statement compiled for one dialect (and one set of parameter names): its SQL, how a parameter dict
+    becomes the driver's arguments (the column types' bind processors, literals compiled into the statement), and
+    how result rows come back typed (result processors). What SQLAlchemy's Connection and Result redo on every
+    execution, done once; the request hot paths run these straight on DBAPI connections."""
 
-    For the one-statement lookups of every GET and PUT, SQLAlchemy's Connection and Result layers cost several
-    times the query itself; this keeps the dialect's SQL, parameter style and column types (result processors)
-    and drops the rest. Only for statements whose bound parameters need no conversion (strings).
-    """
+    def __init__(self, dialect: Any, stmt: Any, keys: Sequence[str] | None = None) -> None:
+        compiled = stmt.compile(dialect=dialect, column_keys=list(keys) if keys is not None else None)
+        self.sql: str = compiled.string
+        self.order = tuple(compiled.positiontup or ()) if dialect.positional else None
+        self.binds = {
+            name: p
+            for name, bind in compiled.binds.items()
+            if (p := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+        }
+        self.defaults = dict(compiled.params)
+        columns = stmt.selected_columns if isinstance(stmt, Select) else ()
+        processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
+        self.results = [(i, p) for i, p in enumerate(processors) if p is not None]
+
+    def args(self, params: dict[str, Any]) -> Any:
+        def value(k: str, v: Any) -> Any:
+            p = self.binds.get(k)
+            return v if p is None or v is None else p(v)
+
+        if self.order is not None:
+            return tuple(value(k, params[k] if k in params else self.defaults[k]) for k in self.order)
+        return {k: value(k, params[k] if k in params else v) for k, v in self.defaults.items()}
+
+    def rows(self, raw: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+        out = []
+        for row in raw:
+            values = list(row)
+            for i, p in self.results:
+                if values[i] is not None:
+                    values[i] = p(values[i])
+            out.append(tuple(values))
+        return out
+
+
+class PreparedSelect:
+    """A Core SELECT compiled once for an engine and run straight on a pooled DBAPI connection (the one-statement
+    lookups of every GET and PUT, where SQLAlchemy's Connection and Result layers cost several times the query)."""
 
     def __init__(self, engine: Engine, stmt: Select[Any]) -> None:
-        dialect = engine.dialect
-        compiled = stmt.compile(dialect=dialect)
         self.engine = engine
-        self.sql = compiled.string
-        self.order = tuple(compiled.positiontup or ()) if dialect.positional else None
-        processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in stmt.selected_columns]
-        self.processors = [(i, p) for i, p in enumerate(processors) if p is not None]
+        self.compiled = Compiled(engine.dialect, stmt)
 
     def all(self, **params: str) -> list[tuple[Any, ...]]:
-        args: Any = tuple(params[k] for k in self.order) if self.order is not None else params
+        c = self.compiled
         conn = self.engine.raw_connection()  # a single statement: its own consistent snapshot
         try:
             cur = conn.cursor()
             try:
-                cur.execute(self.sql, args)
+                cur.execute(c.sql, c.args(params))
                 rows = cur.fetchall()
             finally:
                 cur.close()
         finally:
             conn.close()  # back to the pool (which ends any transaction the driver began)
-        out = []
-        for row in rows:
-            values = list(row)
-            for i, p in self.processors:
-                if values[i] is not None:
-                    values[i] = p(values[i])
-            out.append(tuple(values))
-        return out
+        return c.rows(rows)
 
 
 def snapshot(cls: type[T], keys: Sequence[str], values: Sequence[Any]) -> T:
@@ -139,9 +163,8 @@ def snapshot(cls: type[T], keys: Sequence[str], values: Sequence[Any]) -> T:
 
 class RawTransaction:
     """The part of a Connection the PUT transaction uses (scalar, scalars, execute), run straight on a pooled
-    DBAPI connection. Statements (module-level constants) are compiled once per engine and parameter set, and
-    their parameters converted by the column types' bind processors, as SQLAlchemy would.
-    """
+    DBAPI connection. Statements (module-level constants) are compiled once per engine and parameter set
+    (:class:`Compiled`)."""
 
     def __init__(self, engine: Engine, cache: dict[Any, Any]) -> None:
         self.dialect = engine.dialect
@@ -149,43 +172,18 @@ class RawTransaction:
         self._conn: Any = engine.raw_connection()
         self._cur: Any = self._conn.cursor()
 
-    def _prepared(
-        self, stmt: Any, keys: tuple[str, ...]
-    ) -> tuple[str, tuple[str, ...] | None, dict[str, Any], dict[str, Any]]:
-        ck = (id(stmt), keys)
-        got = self._cache.get(ck)
-        if got is None:
-            compiled = stmt.compile(dialect=self.dialect, column_keys=list(keys))
-            order = tuple(compiled.positiontup or ()) if self.dialect.positional else None
-            procs = {
-                name: p
-                for name, bind in compiled.binds.items()
-                if (p := bind.type.dialect_impl(self.dialect).bind_processor(self.dialect)) is not None
-            }
-            # literal values inside the statement (bound parameters with values) are sent as compiled
-            got = self._cache[ck] = (compiled.string, order, procs, dict(compiled.params))
-        return cast(tuple[str, tuple[str, ...] | None, dict[str, Any], dict[str, Any]], got)
-
     def _run(self, stmt: Any, params: dict[str, Any] | list[dict[str, Any]]) -> None:
-        many = isinstance(params, list)
         rows = params if isinstance(params, list) else [params]
         if not rows:
             return
-        sql, order, procs, defaults = self._prepared(stmt, tuple(sorted(rows[0])))
-
-        def value(k: str, v: Any) -> Any:
-            p = procs.get(k)
-            return v if p is None or v is None else p(v)
-
-        def convert(row: dict[str, Any]) -> Any:
-            if order is not None:
-                return tuple(value(k, row[k] if k in row else defaults[k]) for k in order)
-            return {k: value(k, row[k] if k in row else v) for k, v in defaults.items()}
-
-        if many:
-            self._cur.executemany(sql, [convert(r) for r in rows])
+        ck = (id(stmt), tuple(sorted(rows[0])))
+        c = self._cache.get(ck)
+        if c is None:
+            c = self._cache[ck] = Compiled(self.dialect, stmt, ck[1])
+        if isinstance(params, list):
+            self._cur.executemany(c.sql, [c.args(r) for r in rows])
         else:
-            self._cur.execute(sql, convert(rows[0]))
+            self._cur.execute(c.sql, c.args(params))
 
     def execute(self, stmt: Any, params: dict[str, Any] | list[dict[str, Any]]) -> None:
         self._run(stmt, params)

@@ -358,7 +358,11 @@ class ObjectService:
 
     # --- GET / HEAD ---------------------------------------------------------
     async def load(self, principal: Principal, bucket_name: str, key: str) -> tuple[Bucket, StoredObject]:
-        found, stored = await anyio.to_thread.run_sync(self.rt.repo.get_bucket_and_object, bucket_name, key)
+        return await anyio.to_thread.run_sync(self._load, principal, bucket_name, key)
+
+    def _load(self, principal: Principal, bucket_name: str, key: str) -> tuple[Bucket, StoredObject]:
+        """Blocking: the caller's bucket and its object at key (one read)."""
+        found, stored = self.rt.repo.get_bucket_and_object(bucket_name, key)
         bucket = owned_bucket(found, principal, bucket_name)
         if stored is None:
             raise errors.NoSuchKey("The specified key does not exist.", Key=key)
@@ -384,22 +388,10 @@ class ObjectService:
             # byte was read: answer with the current version instead
             return await self._get(*args)
 
-    async def _get(
-        self,
-        principal: Principal,
-        bucket_name: str,
-        key: str,
-        range_header: str | None,
-        part_number: int | None,
-        conditions: Conditions,
-        customer_key: CustomerKey | None,
-        head: bool,
-    ) -> ObjectView:
+    async def _get(self, *args: Any) -> ObjectView:
         # one worker-thread hop: the metadata, both keys of each part, and a small body's plaintext
-        view, opened = await self.rt.run(
-            self._open, principal, bucket_name, key, range_header, part_number, conditions, customer_key, head
-        )
-        if view.data is None and not head and view.end >= view.start:
+        view, opened = await self.rt.run(self._open, *args)
+        if view.data is None and opened and view.end >= view.start:  # a GET (a HEAD opens no keys) too big for one hop
             start, end = view.start, view.end
             blob_ids = [p.blob_id for p in opened if p.size and p.offset <= end and p.offset + p.size - 1 >= start]
             region = view.bucket.region
@@ -419,10 +411,7 @@ class ObjectService:
     ) -> tuple[ObjectView, list[OpenPart]]:
         """Blocking: resolve the object and its keys, check preconditions and the range, and read the plaintext
         when the range is at most SMALL_READ bytes (larger ones are streamed by the caller)."""
-        found, stored = self.rt.repo.get_bucket_and_object(bucket_name, key)
-        bucket = owned_bucket(found, principal, bucket_name)
-        if stored is None:
-            raise errors.NoSuchKey("The specified key does not exist.", Key=key)
+        bucket, stored = self._load(principal, bucket_name, key)
         rec = stored.record
         opened: list[OpenPart] = []
         if head:
