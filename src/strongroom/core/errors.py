@@ -174,6 +174,53 @@ class AccessDenied(StrongroomError):
     """Access denied."""
 
 
+class SlowDown(StrongroomError):
+    """Too many requests for this access key or address: reduce the request rate."""
+
+
+# --- access control ----------------------------------------------------------
+
+
+class MalformedPolicy(InvalidRequest):
+    """The policy document is not valid (the message names the fault)."""
+
+
+class MalformedACL(InvalidRequest):
+    """The access control list is not well-formed or did not validate."""
+
+
+class AccessControlListNotSupported(InvalidRequest):
+    """The bucket does not allow ACLs (its object ownership is BucketOwnerEnforced)."""
+
+
+class UnresolvableGrantByEmailAddress(InvalidArgument):
+    """Grants by e-mail address are not supported; grant to a canonical user id."""
+
+
+class NoSuchBucketPolicy(NotFound):
+    """The bucket policy does not exist."""
+
+
+class NoSuchPublicAccessBlockConfiguration(NotFound):
+    """The public access block configuration was not found."""
+
+
+class OwnershipControlsNotFound(NotFound):
+    """The bucket ownership controls were not found."""
+
+
+class NoSuchEntity(NotFound):
+    """The tenant, user, group or access key does not exist (or is not visible to the caller)."""
+
+
+class EntityAlreadyExists(Conflict):
+    """A tenant, user, group or access key with that name already exists."""
+
+
+class DeleteConflict(Conflict):
+    """The entity cannot be deleted while it still holds resources (buckets, users, keys)."""
+
+
 class Unavailable(StrongroomError):
     """The service is not ready (starting, sealed, or a dependency is down)."""
 
