@@ -32,13 +32,14 @@ def infra_key_id(region: str) -> str:
 
 
 class ServiceKeys(Protocol):
-    """Where customer keys live (the vault). Implementations raise strongroom key errors."""
+    """Where customer keys live (the vault). Each tenant's keys live in its own vault namespace (named like the
+    tenant); implementations raise strongroom key errors."""
 
-    def key_info(self, name: str) -> dict[str, Any]: ...
+    def key_info(self, name: str, namespace: str) -> dict[str, Any]: ...
 
-    def create_key(self, name: str, tenant: str, region: str) -> dict[str, Any]: ...
+    def create_key(self, name: str, namespace: str, region: str) -> dict[str, Any]: ...
 
-    def kek(self, name: str, version: int | None) -> tuple[int, bytes]: ...
+    def kek(self, name: str, version: int | None, namespace: str) -> tuple[int, bytes]: ...
 
 
 @dataclass(frozen=True)
@@ -50,10 +51,10 @@ class KeyInfo:
     latest_version: int
 
 
-def _info(name: str, raw: dict[str, Any]) -> KeyInfo:
+def _info(name: str, tenant: str, raw: dict[str, Any]) -> KeyInfo:
     return KeyInfo(
         id=name,
-        tenant_id=str(raw.get("tenant") or "root"),
+        tenant_id=str(raw.get("tenant") or tenant),
         region=str(raw.get("region") or "local"),
         state=str(raw.get("state") or "enabled"),
         latest_version=int(raw.get("latest_version") or 1),
@@ -68,8 +69,8 @@ class KeyStore:
         self._service = service
         self._infra_wrap = hkdf_sha256(infra_root, b"", b"strongroom infra-key wrap")
         self._lock = threading.Lock()
-        self._info: dict[str, tuple[float, KeyInfo]] = {}
-        self._material: dict[tuple[str, int | None], tuple[float, int, bytes]] = {}
+        self._info: dict[tuple[str, str], tuple[float, KeyInfo]] = {}
+        self._material: dict[tuple[str, str, int | None], tuple[float, int, bytes]] = {}
         self._infra: dict[tuple[str, int], bytes] = {}
         self._infra_latest: dict[str, tuple[float, int]] = {}
 
@@ -81,27 +82,23 @@ class KeyStore:
 
     # --- service keys (in the vault) --------------------------------------------------------
     def create_key(self, key_id: str, tenant_id: str, region: str) -> KeyInfo:
-        return _info(key_id, self._service.create_key(key_id, tenant_id, region))
+        return _info(key_id, tenant_id, self._service.create_key(key_id, tenant_id, region))
 
-    def forget(self, key_id: str | None = None) -> None:
+    def forget(self) -> None:
         with self._lock:
-            if key_id is None:
-                self._info.clear()
-                self._material.clear()
-                return
-            self._info.pop(key_id, None)
-            for k in [k for k in self._material if k[0] == key_id]:
-                self._material.pop(k, None)
+            self._info.clear()
+            self._material.clear()
 
-    def key_info(self, key_id: str) -> KeyInfo:
+    def key_info(self, key_id: str, tenant_id: str) -> KeyInfo:
+        """A key of ``tenant_id``'s vault namespace (KeyNotFound when that tenant has no such key)."""
         now = time.monotonic()
         with self._lock:
-            hit = self._info.get(key_id)
+            hit = self._info.get((tenant_id, key_id))
         if hit and now - hit[0] < CACHE_SECONDS:
             return hit[1]
-        info = _info(key_id, self._service.key_info(key_id))
+        info = _info(key_id, tenant_id, self._service.key_info(key_id, tenant_id))
         with self._lock:
-            self._info[key_id] = (now, info)
+            self._info[(tenant_id, key_id)] = (now, info)
         return info
 
     def _check_usable(self, info: KeyInfo) -> None:
@@ -113,31 +110,33 @@ class KeyStore:
             raise errors.KeyPendingDeletion(f"{info.id} is pending deletion.")
         raise errors.KeyDestroyed(f"{info.id} was destroyed; data under it is unreadable.")
 
-    def _kek(self, key_id: str, version: int | None) -> tuple[int, bytes]:
+    def _kek(self, key_id: str, version: int | None, tenant_id: str) -> tuple[int, bytes]:
         now = time.monotonic()
         with self._lock:
-            hit = self._material.get((key_id, version))
+            hit = self._material.get((tenant_id, key_id, version))
         if hit and now - hit[0] < CACHE_SECONDS:
             return hit[1], hit[2]
-        got_version, material = self._service.kek(key_id, version)
+        got_version, material = self._service.kek(key_id, version, tenant_id)
         with self._lock:
-            self._material[(key_id, version)] = (now, got_version, material)
+            self._material[(tenant_id, key_id, version)] = (now, got_version, material)
         return got_version, material
 
     def encryption_key(self, key_id: str, tenant_id: str, region: str) -> tuple[int, bytes]:
-        """(version, KEK) to wrap a new DEK. Checks owner tenant, region and state."""
-        info = self.key_info(key_id)
+        """(version, KEK) to wrap a new DEK under ``tenant_id``'s key. Checks owner tenant, region and state."""
+        info = self.key_info(key_id, tenant_id)
         if info.tenant_id != tenant_id:
             raise errors.KeyNotFound(f"Invalid keyId {key_id}")
         if info.region != region:
             raise errors.InvalidArgument(f"KMS key {key_id} lives in region {info.region}, not {region}")
         self._check_usable(info)
-        return self._kek(key_id, None)
+        return self._kek(key_id, None, tenant_id)
 
-    def decryption_key(self, key_id: str, version: int) -> bytes:
-        info = self.key_info(key_id)
+    def decryption_key(self, key_id: str, version: int, tenant_id: str) -> bytes:
+        info = self.key_info(key_id, tenant_id)
+        if info.tenant_id != tenant_id:
+            raise errors.KeyNotFound(f"Invalid keyId {key_id}")
         self._check_usable(info)
-        return self._kek(key_id, version)[1]
+        return self._kek(key_id, version, tenant_id)[1]
 
     # --- infrastructure keys -----------------------------------------------------------------
     def _infra_aad(self, region: str, version: int) -> bytes:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import ssl
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,16 @@ _ERRORS: dict[str, type[errors.StrongroomError]] = {
     "TransitKeyDestroyed": errors.KeyDestroyed,
     "KeyStoreSealed": errors.KeyStoreSealed,
 }
+
+
+@dataclass(frozen=True)
+class Credential:
+    """An S3 access key's record in the vault: its secret (never logged), tenant and user."""
+
+    secret: str = field(repr=False)
+    tenant: str
+    user: str
+    bootstrap: bool = False  # made by the vault at first unseal (the tenant/user rows may not exist yet)
 
 
 class VaultClient:
@@ -60,8 +71,12 @@ class VaultClient:
                 )
             return self._client
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any] | None:
+    def _request(
+        self, method: str, path: str, namespace: str | None = None, **kwargs: Any
+    ) -> dict[str, Any] | None:
         url = f"{self._url}/v1/strongroom/internal/{path}"
+        if namespace is not None:
+            kwargs["headers"] = {"x-vault-namespace": namespace}
         try:
             try:
                 r = self._http().request(method, url, **kwargs)
@@ -94,27 +109,36 @@ class VaultClient:
     def status(self) -> dict[str, Any]:
         return self._request("GET", "status") or {}
 
-    def key_info(self, name: str) -> dict[str, Any]:
-        got = self._request("GET", f"keyinfo/{name}")
+    def key_info(self, name: str, namespace: str) -> dict[str, Any]:
+        """A transit key of the tenant namespace ``namespace``."""
+        got = self._request("GET", f"keyinfo/{name}", namespace)
         if got is None:
             raise errors.KeyNotFound(f"Invalid keyId {name}")
         return got
 
-    def create_key(self, name: str, tenant: str, region: str) -> dict[str, Any]:
-        return self._request("POST", f"keys/{name}", json={"tenant": tenant, "region": region}) or {}
+    def create_key(self, name: str, namespace: str, region: str) -> dict[str, Any]:
+        return self._request("POST", f"keys/{name}", namespace, json={"tenant": namespace, "region": region}) or {}
 
-    def kek(self, name: str, version: int | None) -> tuple[int, bytes]:
+    def kek(self, name: str, version: int | None, namespace: str) -> tuple[int, bytes]:
         params = {"version": str(version)} if version is not None else None
-        got = self._request("GET", f"kek/{name}", params=params)
+        got = self._request("GET", f"kek/{name}", namespace, params=params)
         if got is None:
             raise errors.KeyNotFound(f"Invalid keyId {name}")
         return int(got["version"]), base64.b64decode(got["material"])
 
-    def credential(self, access_key: str) -> tuple[str, str] | None:
+    def credential(self, access_key: str) -> Credential | None:
         got = self._request("GET", f"credentials/{access_key}")
         if got is None:
             return None
-        return str(got["secret"]), str(got["tenant"])
+        return Credential(
+            secret=str(got["secret"]),
+            tenant=str(got["tenant"]),
+            user=str(got.get("user") or "admin"),
+            bootstrap=bool(got.get("bootstrap", False)),
+        )
 
-    def put_credential(self, access_key: str, secret: str, tenant: str) -> None:
-        self._request("POST", f"credentials/{access_key}", json={"secret": secret, "tenant": tenant})
+    def put_credential(self, access_key: str, secret: str, tenant: str, user: str) -> None:
+        self._request("POST", f"credentials/{access_key}", json={"secret": secret, "tenant": tenant, "user": user})
+
+    def delete_credential(self, access_key: str) -> None:
+        self._request("DELETE", f"credentials/{access_key}")

@@ -75,7 +75,7 @@ class BucketService:
             kms_key_id = None
         elif kms_key_id:
             kms_key_id = normalize_kms_key_id(kms_key_id)
-            info = await anyio.to_thread.run_sync(self.rt.keys.key_info, kms_key_id)
+            info = await anyio.to_thread.run_sync(self.rt.keys.key_info, kms_key_id, bucket.tenant_id)
             if info.tenant_id != principal.tenant_id:
                 raise errors.KeyNotFound(f"Invalid keyId {kms_key_id}")
             if info.region != bucket.region:

@@ -106,7 +106,7 @@ class MultipartService:
     def _write_key(self, bucket: Bucket, upload: MultipartUpload, ck: CustomerKey | None) -> LayerOneKey:
         """The layer-1 key for a new part: the upload's key (SSE-C parts must bring the same key)."""
         if upload.sse_mode == SSE_C:
-            return self.objects.read_key(upload, "sse-c", 0, ck)
+            return self.objects.read_key(bucket, upload, "sse-c", 0, ck)
         if ck is not None:
             raise errors.InvalidRequest("The encryption parameters are not applicable to this upload.")
         key_id = upload.kms_key_id or bucket.bucket_key_id
@@ -216,7 +216,7 @@ class MultipartService:
     ) -> tuple[Bucket, MultipartUpload, PutResult]:
         bucket, upload = await self.get_upload(principal, bucket_name, key, upload_id)
         if upload.sse_mode == SSE_C:
-            await anyio.to_thread.run_sync(self.objects.read_key, upload, "sse-c", 0, customer_key)
+            await anyio.to_thread.run_sync(self.objects.read_key, bucket, upload, "sse-c", 0, customer_key)
         if not specs:
             raise errors.InvalidRequest("You must specify at least one part")
         stored = {p.part_number: p for p in await anyio.to_thread.run_sync(self.rt.repo.list_upload_parts, upload_id)}

@@ -201,7 +201,7 @@ class ObjectService:
         if algorithm in ("aws:kms", "aws:kms:dsse"):
             key_id = sse.kms_key_id if sse.algorithm else bucket.kms_key_id
             key_id = normalize_kms_key_id(key_id) if key_id else bucket.bucket_key_id
-            version, kek = self.rt.keys.encryption_key(key_id, principal.tenant_id, bucket.region)
+            version, kek = self.rt.keys.encryption_key(key_id, bucket.tenant_id, bucket.region)
             if sse.kms_context is not None:
                 _validate_context(sse.kms_context)
             bke = sse.bucket_key_enabled if sse.bucket_key_enabled is not None else bucket.bucket_key_enabled
@@ -214,8 +214,10 @@ class ObjectService:
             )
         raise errors.InvalidArgument(f"The encryption method specified is not supported: {algorithm}")
 
-    def read_key(self, cols: ObjectHeaderColumns, kek_id: str, kek_version: int, ck: CustomerKey | None) -> LayerOneKey:
-        """The layer-1 KEK to open a stored part (blocking)."""
+    def read_key(
+        self, bucket: Bucket, cols: ObjectHeaderColumns, kek_id: str, kek_version: int, ck: CustomerKey | None
+    ) -> LayerOneKey:
+        """The layer-1 KEK to open a stored part of ``bucket`` (blocking)."""
         if cols.sse_mode == SSE_C:
             if ck is None:
                 raise errors.CustomerKeyRequired(
@@ -231,7 +233,7 @@ class ObjectService:
         return LayerOneKey(
             kek_id,
             kek_version,
-            self.rt.keys.decryption_key(kek_id, kek_version),
+            self.rt.keys.decryption_key(kek_id, kek_version, bucket.tenant_id),
             context=canonical_context(cols.kms_context) if cols.sse_mode == SSE_KMS else b"",
         )
 
@@ -417,13 +419,13 @@ class ObjectService:
         if head:
             # HEAD still proves the caller holds the key (SSE-C) and that the key is usable
             if rec.sse_mode == SSE_C or customer_key is not None:
-                self.read_key(rec, stored.parts[0].kek_id, stored.parts[0].kek_version, customer_key)
+                self.read_key(bucket, rec, stored.parts[0].kek_id, stored.parts[0].kek_version, customer_key)
         else:
             l1_cache: dict[tuple[str, int], LayerOneKey] = {}
             for p in stored.parts:
                 ident = (p.kek_id, p.kek_version)
                 if ident not in l1_cache:
-                    l1_cache[ident] = self.read_key(rec, p.kek_id, p.kek_version, customer_key)
+                    l1_cache[ident] = self.read_key(bucket, rec, p.kek_id, p.kek_version, customer_key)
                 opened.append(
                     open_part(
                         self.rt,

@@ -107,9 +107,20 @@ class VaultCore:
         return self.tokens.lookup(token)
 
     # --- S3 credentials (sealed in the barrier; workers fetch them over the internal API) ------
-    def put_credential(self, access_key: str, secret: str, tenant: str) -> None:
-        record = {"secret": secret, "tenant": tenant, "created": dt.datetime.now(dt.UTC).isoformat()}
+    def put_credential(
+        self, access_key: str, secret: str, tenant: str, user: str = "admin", bootstrap: bool = False
+    ) -> None:
+        record = {
+            "secret": secret,
+            "tenant": tenant,
+            "user": user,
+            "bootstrap": bootstrap,
+            "created": dt.datetime.now(dt.UTC).isoformat(),
+        }
         self.seal_manager.barrier.put(CREDENTIALS_PREFIX + access_key, json.dumps(record).encode())
+
+    def delete_credential(self, access_key: str) -> None:
+        self.seal_manager.barrier.delete(CREDENTIALS_PREFIX + access_key)
 
     def get_credential(self, access_key: str) -> dict[str, Any] | None:
         raw = self.seal_manager.barrier.get(CREDENTIALS_PREFIX + access_key)

@@ -317,9 +317,8 @@ class S3App:
         got = self.rt.vault.credential(access_key)
         if got is None:
             return None
-        secret, tenant = got
-        self._secret_cache[access_key] = (now, secret, Principal(access_key, tenant, False))
-        return secret
+        self._secret_cache[access_key] = (now, got.secret, Principal(access_key, got.tenant, False))
+        return got.secret
 
     async def require_unsealed(self) -> None:
         """Fail closed while the vault is sealed or unreachable (state re-checked at most every second).

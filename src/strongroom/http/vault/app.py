@@ -763,12 +763,28 @@ def sr_internal_credential(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
     cred = app.core.get_credential(m["ak"])
     if cred is None:
         raise VaultHTTPError(404, [])
-    return _data(call, {"secret": cred["secret"], "tenant": cred["tenant"]})
+    return _data(
+        call,
+        {
+            "secret": cred["secret"],
+            "tenant": cred["tenant"],
+            "user": cred.get("user", "admin"),
+            "bootstrap": bool(cred.get("bootstrap", False)),
+        },
+    )
 
 
 @route("update", r"strongroom/internal/credentials/(?P<ak>[^/]+)")
 def sr_internal_credential_put(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    app.core.put_credential(m["ak"], str(call.body["secret"]), str(call.body.get("tenant", "root")))
+    app.core.put_credential(
+        m["ak"], str(call.body["secret"]), str(call.body["tenant"]), str(call.body.get("user") or "admin")
+    )
+    return None
+
+
+@route("delete", r"strongroom/internal/credentials/(?P<ak>[^/]+)")
+def sr_internal_credential_delete(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    app.core.delete_credential(m["ak"])
     return None
 
 
