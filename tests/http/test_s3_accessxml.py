@@ -378,3 +378,44 @@ def test_policy_status(is_public: bool) -> None:
         b"<IsPublic>" + text.encode() + b"</IsPublic></PolicyStatus>"
     )
     assert botocore_parse("GetBucketPolicyStatus", body) == {"PolicyStatus": {"IsPublic": is_public}}
+
+
+# --- domain errors from strongroom.policy.acl on the wire --------------------------------------------
+
+
+def test_acl_domain_errors_reach_the_wire_with_their_elements() -> None:
+    from strongroom.core import errors
+    from strongroom.http.s3.errors import from_domain
+
+    with pytest.raises(errors.InvalidArgument) as canned:
+        A.canned_acl("world-writable", owner_id=OWNER, owner_name="alice", for_object=False)
+    wire = from_domain(canned.value)
+    assert (wire.code, wire.status, wire.message) == ("InvalidArgument", 400, "")
+    assert wire.extra == {"ArgumentName": "x-amz-acl", "ArgumentValue": "world-writable"}
+
+    with pytest.raises(errors.UnresolvableGrantByEmailAddress) as email:
+        A.acl_from_grant_headers(
+            {"x-amz-grant-read": "emailAddress=x@y.z"}, owner_id=OWNER, owner_name="alice", resolve_id=resolve
+        )
+    wire = from_domain(email.value)
+    assert (wire.code, wire.message) == (
+        "UnresolvableGrantByEmailAddress",
+        "The e-mail address you provided does not match any account on record.",
+    )
+    assert wire.extra == {"EmailAddress": "x@y.z"}
+
+    with pytest.raises(errors.InvalidRequest) as both:
+        A.acl_from_grant_headers(
+            {"x-amz-acl": "private", "x-amz-grant-read": f"id={OTHER}"}, owner_id=OWNER, owner_name="a", resolve_id=resolve
+        )
+    wire = from_domain(both.value)
+    assert (wire.code, wire.message, wire.extra) == (
+        "InvalidRequest",
+        "Specifying both Canned ACLs and Header Grants is not allowed",
+        {},
+    )
+
+    with pytest.raises(errors.AccessControlListNotSupported) as enforced:
+        A.check_acl_allowed("BucketOwnerEnforced", None, "public-read")
+    wire = from_domain(enforced.value)
+    assert (wire.code, wire.status, wire.message) == ("AccessControlListNotSupported", 400, "The bucket does not allow ACLs")

@@ -171,6 +171,10 @@ DOMAIN: dict[type[e.StrongroomError], str] = {
 }
 
 
+#: Context keys of a domain error that S3 renders as extra elements of its error document.
+_WIRE_CONTEXT = frozenset({"BucketName", "Key", "UploadId", "ArgumentName", "ArgumentValue", "EmailAddress"})
+
+
 def from_domain(exc: e.StrongroomError) -> S3Error:
     """Translate a domain error to its S3 error; unknown errors become InternalError."""
     for cls in type(exc).__mro__:
@@ -182,6 +186,6 @@ def from_domain(exc: e.StrongroomError) -> S3Error:
                 message = "The calculated MD5 hash of the key did not match the hash that was provided."
             if isinstance(exc, e.DecryptionFailed):
                 message = "The stored object failed an integrity check and cannot be returned."
-            extra = {k: str(v) for k, v in exc.context.items() if k in ("BucketName", "Key", "UploadId")}
+            extra = {k: str(v) for k, v in exc.context.items() if k in _WIRE_CONTEXT}
             return S3Error(code, message, status, **extra)
     return s3_error("InternalError")
