@@ -389,8 +389,8 @@ def _conditions(block: object, variables: bool) -> tuple[Condition, ...]:
             if not _key_supported(key):
                 raise _bad("Policy has an invalid condition key")
             values = _condition_values(operator, raw)
-            if not (variables and base in _VARIABLE_OPS):
-                for v in values:
+            for v in values:
+                if not (variables and base in _VARIABLE_OPS and "${" in v):
                     _check_value(operator, base, v)
             out.append(Condition(operator=operator, key=key, values=values))
     return tuple(out)
