@@ -88,6 +88,7 @@ KNOWN_ACTIONS: frozenset[str] = S3_ACTIONS | IAM_ACTIONS | STRONGROOM_ACTIONS
 _FOLDED: dict[str, str] = {name.lower(): name for name in KNOWN_ACTIONS}
 
 
+@lru_cache(maxsize=4096)
 def glob_regex(pattern: str, *, ignore_case: bool = False) -> re.Pattern[str]:
     """``*`` (any run, ``/`` and ``:`` included) and ``?`` (one character); everything else literal."""
     body = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)

@@ -249,8 +249,10 @@ def parse_policy(text: str | bytes, *, kind: Literal["bucket", "identity"], buck
         raise _bad("Policy Id must be a string")
     body = tree.get("Statement")
     items = [body] if isinstance(body, dict) else body
-    if not items or not isinstance(items, list):
+    if not items:
         raise _bad("Missing required field Statement")
+    if not isinstance(items, list):
+        raise _bad("Could not parse the policy: Statement is not well-formatted.")
     variables = version == _VARIABLES_VERSION
     statements = tuple(_statement(item, kind, bucket, variables) for item in items)
     sids = [st.sid for st in statements if st.sid]
@@ -369,7 +371,7 @@ def _check_applies(names: tuple[str, ...], resources: tuple[str, ...], bucket: s
         rx = actions.glob_regex(arn)
         if rx.fullmatch(f"arn:aws:s3:::{bucket}"):
             kinds.add("bucket")
-        if "/" in arn or rx.fullmatch(f"arn:aws:s3:::{bucket}/") and arn.endswith("*"):
+        if "/" in arn or (arn.endswith("*") and rx.fullmatch(f"arn:aws:s3:::{bucket}/")):
             kinds.add("object")
     for name in names:
         applies = {actions.resource_kind(a) for a in actions.expand(name)}
@@ -543,6 +545,7 @@ def _literal(tokens: tuple[Token, ...]) -> str:
     return "".join(ch for _, ch in tokens)
 
 
+@lru_cache(maxsize=4096)
 def _tokens_regex(tokens: tuple[Token, ...], *, ignore_case: bool = False) -> re.Pattern[str]:
     body = "".join((".*" if ch == "*" else ".") if wild else re.escape(ch) for wild, ch in tokens)
     return re.compile(body, re.DOTALL | (re.IGNORECASE if ignore_case else 0))
@@ -702,8 +705,9 @@ def _ordered(relation: str, parse: Callable[[str], Decimal | None]) -> Callable[
 
 
 def _condition_holds(c: Condition, keys: Mapping[str, tuple[str, ...]], variables: bool) -> bool:
-    present = keys.get(_norm_key(c.key))
-    values = tuple(v for v in present if v != "") if present is not None else ()
+    # An empty string is a value (``"s3:prefix": ""`` is how a policy allows listing the root);
+    # an empty list is the "null data set" AWS treats as an absent key.
+    values = keys.get(_norm_key(c.key)) or ()
     base = c.base
     if base == "Null":
         # "true": the key must be absent; "false": it must be present. Values OR together.
@@ -745,7 +749,6 @@ _FIXED_KEYS = frozenset(
     """.split()
 )
 _RESTRICTING_OPS = frozenset({"StringEquals", "StringEqualsIgnoreCase", "StringLike", "ArnEquals", "ArnLike"})
-_PRIVATE_V4 = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 
 
 def _narrow_network(value: str) -> bool:
@@ -754,7 +757,8 @@ def _narrow_network(value: str) -> bool:
     if network is None:
         return False
     if isinstance(network, ipaddress.IPv4Network):
-        return network.prefixlen >= 8 or any(network.subnet_of(p) for p in _PRIVATE_V4)
+        # S3 exempts the RFC 1918 ranges, all of which are /8 or narrower already.
+        return network.prefixlen >= 8
     return network.prefixlen >= 32
 
 
@@ -790,7 +794,7 @@ def is_public(policy: Policy) -> bool:
 
     A policy is public when it has an Allow statement for everyone (``*``, ``{"AWS": "*"}``,
     or any NotPrincipal) that no condition restricts to fixed values: an ``IpAddress`` on
-    aws:SourceIp no broader than /8 (IPv4, or within RFC 1918) or /32 (IPv6), or an equality
+    aws:SourceIp no broader than /8 (IPv4) or /32 (IPv6), or an equality
     or ARN match without wildcards or variables on aws:SourceArn, aws:SourceVpc,
     aws:SourceVpce, aws:SourceOwner, aws:SourceAccount, aws:PrincipalAccount, aws:PrincipalArn,
     aws:PrincipalOrgID, aws:userid or s3:x-amz-server-side-encryption-aws-kms-key-id.
