@@ -6,6 +6,12 @@ S3 Block Public Access definition of a "public" bucket policy.
 
 Parsing refuses a bad document with :class:`strongroom.core.errors.MalformedPolicy`,
 whose message names the fault the way S3 does.
+
+Choices where AWS documents no exact rule: a plain (non-set) operator over a multivalued
+request key holds when some value matches (negated operators: when none does); a policy
+value whose variable cannot be resolved never matches, and makes a negated operator false;
+substituted variable values are literal, never wildcards; tag keys after ``/`` in a
+condition key keep their case while the rest of the key is case-insensitive.
 """
 
 from __future__ import annotations
