@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     log_level: str = "info"
     sweep_interval_seconds: float = 300.0
     hostname_suffixes: list[str] = Field(default_factory=list)  # virtual-hosted-style base domains
+    # new tenants (the first start's "default" included) start with the tenant-wide public access block on
+    public_access_block_default: bool = True
     # key vault seal: "keyfile" (embedded default, development grade), "shamir" (operator init/unseal), "pkcs11"
     seal: str = "keyfile"
     pkcs11_lib: str = "/usr/lib/softhsm/libsofthsm2.so"

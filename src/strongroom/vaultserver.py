@@ -50,7 +50,7 @@ def ensure_root_credentials(core: VaultCore) -> None:
         access = "SR" + "".join(secrets.choice(alphabet) for _ in range(18))
         secret = secrets.token_urlsafe(30)
     assert access and secret
-    core.put_credential(access, secret, ROOT_TENANT)
+    core.put_credential(access, secret, "default", "admin", bootstrap=True)
     if generated:
         print("=" * 72)
         print("strongroom root S3 credentials (shown once; the secret is sealed in the vault):")

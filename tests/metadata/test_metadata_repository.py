@@ -131,8 +131,8 @@ def assert_utc(value: dt.datetime | None) -> None:
 
 
 def make_tenant(repo: Repository, name: str = "acme") -> str:
-    tenant_id = str(uuid.uuid5(uuid.NAMESPACE_DNS, name))
-    repo.ensure_tenant(tenant_id, name)
+    tenant_id = name
+    repo.ensure_tenant(tenant_id, "ab" * 32, None)
     return tenant_id
 
 
@@ -179,7 +179,7 @@ def test_open_migrates_fresh_database_and_migrate_is_idempotent(backend: Any) ->
     url = backend.new_url()
     repo = Repository.open(url)
     try:
-        repo.ensure_tenant("t-1", "before")
+        repo.ensure_tenant("t-1", "cd" * 32, '{"block_public_acls": true}')
         migrate(repo.engine)
         migrate(repo.engine)
         again = Repository.open(url)  # a second process starting on a migrated database
@@ -189,7 +189,8 @@ def test_open_migrates_fresh_database_and_migrate_is_idempotent(backend: Any) ->
             tables = set(inspect(conn).get_table_names())
         assert versions == [alembic_head()]
         assert tables == set(Base.metadata.tables) | {"alembic_version"}
-        assert repo.ensure_tenant("t-1", "ignored").name == "before"
+        again_t = repo.ensure_tenant("t-1", "ef" * 32, None)  # exists: nothing changes
+        assert (again_t.canonical_id, again_t.public_access_block) == ("cd" * 32, '{"block_public_acls": true}')
         catalog = backend.catalog(url)
         if catalog is not None:
             in_schema, collations = catalog

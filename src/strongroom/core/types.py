@@ -4,19 +4,71 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 SSE_S3 = "SSE-S3"
 SSE_KMS = "SSE-KMS"
 SSE_C = "SSE-C"
 
 
+#: The reserved tenant of the operators (the vault's root namespace).
+SYSTEM_TENANT = "system"
+
+
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: an access key within a tenant."""
+    """Who is calling: a user of a tenant, through one of its access keys; or nobody (an unsigned request).
 
-    access_key: str
+    ``policies`` are the user's identity policies (its own and its groups', parsed: ``policy.iam.Policy``).
+    Admins hold every right within their tenant; operators are the users of the tenant ``system``.
+    """
+
+    access_key: str | None
     tenant_id: str
-    is_operator: bool = False
+    user: str = ""
+    is_admin: bool = False
+    policies: tuple[Any, ...] = ()
+
+    @property
+    def anonymous(self) -> bool:
+        return self.access_key is None
+
+    @property
+    def is_operator(self) -> bool:
+        return self.tenant_id == SYSTEM_TENANT and not self.anonymous
+
+    @property
+    def arn(self) -> str | None:
+        """``arn:aws:iam::TENANT:user/USER`` (None for anonymous requests)."""
+        return None if self.anonymous else f"arn:aws:iam::{self.tenant_id}:user/{self.user}"
+
+
+ANONYMOUS = Principal(access_key=None, tenant_id="")
+
+
+@dataclass
+class Operation:
+    """One request, named once: who asks for which action on which resource, and where from.
+
+    The route table (http/s3/routes.py, http/admin, http/vault) makes it; ``policy.authz`` decides on it before any
+    handler runs; the audit log records it. ``grants`` holds what authorization saw of each bucket it allowed
+    (bucket name -> (bucket id, access_version)), so a service can confirm it acts on the same bucket in the same
+    access state (and ``recheck`` decides again with a fresh row when not).
+    """
+
+    name: str  # the API operation, e.g. "GetObject"
+    action: str  # the IAM action, e.g. "s3:GetObject"
+    resource: str  # e.g. "arn:aws:s3:::bucket/key"
+    principal: Principal
+    request_id: str
+    source_ip: str | None = None
+    user_agent: str | None = None
+    bucket: str | None = None
+    key: str | None = None
+    context: dict[str, Any] = field(default_factory=dict)  # condition keys (aws:SourceIp, s3:prefix, ...)
+    grants: dict[str, tuple[str, int]] = field(default_factory=dict)
+    recheck: Any = None  # Callable[[Operation, str, Bucket], None], set by authorization
+    outcome: str = ""  # "allowed" | "denied" (set by authorization)
 
 
 @dataclass

@@ -71,9 +71,7 @@ class VaultClient:
                 )
             return self._client
 
-    def _request(
-        self, method: str, path: str, namespace: str | None = None, **kwargs: Any
-    ) -> dict[str, Any] | None:
+    def _request(self, method: str, path: str, namespace: str | None = None, **kwargs: Any) -> dict[str, Any] | None:
         url = f"{self._url}/v1/strongroom/internal/{path}"
         if namespace is not None:
             kwargs["headers"] = {"x-vault-namespace": namespace}

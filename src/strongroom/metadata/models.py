@@ -58,10 +58,53 @@ class Base(DeclarativeBase):
 
 
 class Tenant(Base):
+    """A customer (an S3 "account"): its name is its id, in ARNs (``arn:aws:iam::NAME:user/U``) and as its vault
+    namespace. ``system`` is the reserved tenant of the operators."""
+
     __tablename__ = "tenants"
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     name: Mapped[str] = mapped_column(String(128), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    canonical_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # S3 canonical user id (64 hex)
+    public_access_block: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON; the tenant-wide block
+
+
+class User(Base):
+    """A user within a tenant: an admin (all rights in the tenant) or a member (rights from policies)."""
+
+    __tablename__ = "users"
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    policy: Mapped[str | None] = mapped_column(Text, nullable=True)  # the user's inline identity policy (JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class Group(Base):
+    __tablename__ = "user_groups"
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    policy: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class GroupMember(Base):
+    __tablename__ = "group_members"
+    tenant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    group_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class AccessKey(Base):
+    """An S3 access key of a user. The secret is sealed in the vault (``strongroom/credentials/<id>``), never here."""
+
+    __tablename__ = "access_keys"
+    access_key_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    user_name: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="Active")  # Active | Inactive (as IAM names them)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class InfraKeyVersion(Base):
@@ -86,6 +129,13 @@ class Bucket(Base):
     kms_key_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     bucket_key_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     encryption_configured: Mapped[bool] = mapped_column(Boolean, default=False)
+    # access control (policy/authz.py reads these): the bucket policy as given, the ACL and the bucket-level public
+    # access block as JSON, the object ownership setting; access_version grows with every change to any of them
+    policy: Mapped[str | None] = mapped_column(Text, nullable=True)
+    acl: Mapped[str | None] = mapped_column(Text, nullable=True)
+    public_access_block: Mapped[str | None] = mapped_column(Text, nullable=True)
+    ownership: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    access_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class SealedPartColumns:
@@ -124,6 +174,7 @@ class ObjectHeaderColumns:
     ssec_verifier: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     checksum_algorithm: Mapped[str | None] = mapped_column(String(16), nullable=True)
     checksum_type: Mapped[str | None] = mapped_column(String(16), nullable=True)  # FULL_OBJECT | COMPOSITE
+    acl: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON; None = private (the bucket's tenant only)
 
 
 class ObjectRecord(ObjectHeaderColumns, Base):
@@ -185,6 +236,7 @@ class VaultEntry(Base):
     value: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+Index("ix_access_keys_user", AccessKey.tenant_id, AccessKey.user_name)
 Index("ix_multipart_uploads_bucket_key", MultipartUpload.bucket_id, MultipartUpload.key)
 Index("ix_object_parts_blob", ObjectPart.blob_id)
 Index("ix_upload_parts_blob", UploadPart.blob_id)

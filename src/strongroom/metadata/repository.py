@@ -36,14 +36,18 @@ from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 
 from strongroom.core import errors
 from strongroom.metadata.models import (
+    AccessKey,
     BlobGarbage,
     Bucket,
+    Group,
+    GroupMember,
     InfraKeyVersion,
     MultipartUpload,
     ObjectPart,
     ObjectRecord,
     Tenant,
     UploadPart,
+    User,
 )
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -363,14 +367,244 @@ class Repository:
             conn.exec_driver_sql("SELECT 1")
         return True
 
-    # --- tenants and credentials -----------------------------------------
-    def ensure_tenant(self, tenant_id: str, name: str) -> Tenant:
+    # --- tenants, users, groups, access keys ------------------------------
+    def ensure_tenant(self, tenant_id: str, canonical_id: str, public_access_block: str | None) -> Tenant:
+        """The tenant, created with these settings when it does not exist yet (idempotent, race-safe)."""
+        try:
+            with self.session() as s:
+                t = s.get(Tenant, tenant_id)
+                if t is None:
+                    t = Tenant(
+                        id=tenant_id,
+                        name=tenant_id,
+                        created_at=_now(),
+                        canonical_id=canonical_id,
+                        public_access_block=public_access_block,
+                    )
+                    s.add(t)
+                elif t.canonical_id is None:  # a tenant from before 0004
+                    t.canonical_id = canonical_id
+                    t.public_access_block = public_access_block
+                return t
+        except IntegrityError:
+            got = self.get_tenant(tenant_id)
+            if got is None:
+                raise
+            return got
+
+    def create_tenant(self, tenant: Tenant) -> Tenant:
+        try:
+            with self.session() as s:
+                s.add(tenant)
+            return tenant
+        except IntegrityError as exc:
+            raise errors.EntityAlreadyExists(f"tenant {tenant.id} already exists") from exc
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None:
+        with self.reading() as s:
+            return s.get(Tenant, tenant_id)
+
+    def tenant_by_canonical_id(self, canonical_id: str) -> Tenant | None:
+        with self.reading() as s:
+            return s.scalars(select(Tenant).where(Tenant.canonical_id == canonical_id)).first()
+
+    def list_tenants(self) -> list[Tenant]:
+        with self.reading() as s:
+            return list(s.scalars(select(Tenant).order_by(Tenant.id)))
+
+    def set_tenant_public_access_block(self, tenant_id: str, value: str | None) -> None:
         with self.session() as s:
-            t = s.get(Tenant, tenant_id)
-            if t is None:
-                t = Tenant(id=tenant_id, name=name, created_at=_now())
-                s.add(t)
-            return t
+            s.execute(update(Tenant).where(Tenant.id == tenant_id).values(public_access_block=value))
+
+    def delete_tenant(self, tenant_id: str) -> None:
+        """Delete an empty tenant (no buckets); its users, groups and access key rows go with it."""
+        with self.session() as s:
+            if s.scalar(select(Bucket.id).where(Bucket.tenant_id == tenant_id).limit(1)) is not None:
+                raise errors.DeleteConflict(f"tenant {tenant_id} still has buckets")
+            s.execute(delete(AccessKey).where(AccessKey.tenant_id == tenant_id))
+            s.execute(delete(GroupMember).where(GroupMember.tenant_id == tenant_id))
+            s.execute(delete(Group).where(Group.tenant_id == tenant_id))
+            s.execute(delete(User).where(User.tenant_id == tenant_id))
+            s.execute(delete(Tenant).where(Tenant.id == tenant_id))
+
+    def ensure_user(self, tenant_id: str, name: str, is_admin: bool) -> User:
+        try:
+            with self.session() as s:
+                u = s.get(User, (tenant_id, name))
+                if u is None:
+                    u = User(tenant_id=tenant_id, name=name, is_admin=is_admin, policy=None, created_at=_now())
+                    s.add(u)
+                return u
+        except IntegrityError:
+            got = self.get_user(tenant_id, name)
+            if got is None:
+                raise
+            return got
+
+    def create_user(self, user: User) -> User:
+        try:
+            with self.session() as s:
+                if s.get(Tenant, user.tenant_id) is None:
+                    raise errors.NoSuchEntity(f"tenant {user.tenant_id} does not exist")
+                s.add(user)
+            return user
+        except IntegrityError as exc:
+            raise errors.EntityAlreadyExists(f"user {user.tenant_id}/{user.name} already exists") from exc
+
+    def get_user(self, tenant_id: str, name: str) -> User | None:
+        with self.reading() as s:
+            return s.get(User, (tenant_id, name))
+
+    def list_users(self, tenant_id: str) -> list[User]:
+        with self.reading() as s:
+            return list(s.scalars(select(User).where(User.tenant_id == tenant_id).order_by(User.name)))
+
+    def set_user_policy(self, tenant_id: str, name: str, policy: str | None) -> None:
+        with self.session() as s:
+            res = s.execute(update(User).where(User.tenant_id == tenant_id, User.name == name).values(policy=policy))
+            if getattr(res, "rowcount", 0) != 1:
+                raise errors.NoSuchEntity(f"user {tenant_id}/{name} does not exist")
+
+    def delete_user(self, tenant_id: str, name: str) -> list[str]:
+        """Delete a user with its group memberships and access key rows; the deleted key ids (their vault
+        records are the caller's to remove)."""
+        with self.session() as s:
+            if s.get(User, (tenant_id, name)) is None:
+                raise errors.NoSuchEntity(f"user {tenant_id}/{name} does not exist")
+            keys = list(
+                s.scalars(
+                    select(AccessKey.access_key_id).where(AccessKey.tenant_id == tenant_id, AccessKey.user_name == name)
+                )
+            )
+            s.execute(delete(AccessKey).where(AccessKey.tenant_id == tenant_id, AccessKey.user_name == name))
+            s.execute(delete(GroupMember).where(GroupMember.tenant_id == tenant_id, GroupMember.user_name == name))
+            s.execute(delete(User).where(User.tenant_id == tenant_id, User.name == name))
+            return keys
+
+    def create_group(self, group: Group) -> Group:
+        try:
+            with self.session() as s:
+                if s.get(Tenant, group.tenant_id) is None:
+                    raise errors.NoSuchEntity(f"tenant {group.tenant_id} does not exist")
+                s.add(group)
+            return group
+        except IntegrityError as exc:
+            raise errors.EntityAlreadyExists(f"group {group.tenant_id}/{group.name} already exists") from exc
+
+    def get_group(self, tenant_id: str, name: str) -> Group | None:
+        with self.reading() as s:
+            return s.get(Group, (tenant_id, name))
+
+    def list_groups(self, tenant_id: str) -> list[Group]:
+        with self.reading() as s:
+            return list(s.scalars(select(Group).where(Group.tenant_id == tenant_id).order_by(Group.name)))
+
+    def set_group_policy(self, tenant_id: str, name: str, policy: str | None) -> None:
+        with self.session() as s:
+            res = s.execute(update(Group).where(Group.tenant_id == tenant_id, Group.name == name).values(policy=policy))
+            if getattr(res, "rowcount", 0) != 1:
+                raise errors.NoSuchEntity(f"group {tenant_id}/{name} does not exist")
+
+    def delete_group(self, tenant_id: str, name: str) -> None:
+        with self.session() as s:
+            if s.get(Group, (tenant_id, name)) is None:
+                raise errors.NoSuchEntity(f"group {tenant_id}/{name} does not exist")
+            s.execute(delete(GroupMember).where(GroupMember.tenant_id == tenant_id, GroupMember.group_name == name))
+            s.execute(delete(Group).where(Group.tenant_id == tenant_id, Group.name == name))
+
+    def add_group_member(self, tenant_id: str, group: str, user: str) -> None:
+        with self.session() as s:
+            if s.get(Group, (tenant_id, group)) is None:
+                raise errors.NoSuchEntity(f"group {tenant_id}/{group} does not exist")
+            if s.get(User, (tenant_id, user)) is None:
+                raise errors.NoSuchEntity(f"user {tenant_id}/{user} does not exist")
+            if s.get(GroupMember, (tenant_id, group, user)) is None:
+                s.add(GroupMember(tenant_id=tenant_id, group_name=group, user_name=user))
+
+    def remove_group_member(self, tenant_id: str, group: str, user: str) -> None:
+        with self.session() as s:
+            s.execute(
+                delete(GroupMember).where(
+                    GroupMember.tenant_id == tenant_id, GroupMember.group_name == group, GroupMember.user_name == user
+                )
+            )
+
+    def group_members(self, tenant_id: str, group: str) -> list[str]:
+        with self.reading() as s:
+            return list(
+                s.scalars(
+                    select(GroupMember.user_name)
+                    .where(GroupMember.tenant_id == tenant_id, GroupMember.group_name == group)
+                    .order_by(GroupMember.user_name)
+                )
+            )
+
+    def user_groups(self, tenant_id: str, user: str) -> list[Group]:
+        """The groups a user belongs to (with their policies)."""
+        with self.reading() as s:
+            return list(
+                s.scalars(
+                    select(Group)
+                    .join(
+                        GroupMember,
+                        (GroupMember.tenant_id == Group.tenant_id) & (GroupMember.group_name == Group.name),
+                    )
+                    .where(GroupMember.tenant_id == tenant_id, GroupMember.user_name == user)
+                    .order_by(Group.name)
+                )
+            )
+
+    def create_access_key(self, key: AccessKey) -> AccessKey:
+        try:
+            with self.session() as s:
+                if s.get(User, (key.tenant_id, key.user_name)) is None:
+                    raise errors.NoSuchEntity(f"user {key.tenant_id}/{key.user_name} does not exist")
+                s.add(key)
+            return key
+        except IntegrityError as exc:
+            raise errors.EntityAlreadyExists(f"access key {key.access_key_id} already exists") from exc
+
+    def ensure_access_key(self, key: AccessKey) -> AccessKey:
+        try:
+            with self.session() as s:
+                got = s.get(AccessKey, key.access_key_id)
+                if got is None:
+                    s.add(key)
+                    got = key
+                return got
+        except IntegrityError:
+            again = self.get_access_key(key.access_key_id)
+            if again is None:
+                raise
+            return again
+
+    def get_access_key(self, access_key_id: str) -> AccessKey | None:
+        with self.reading() as s:
+            return s.get(AccessKey, access_key_id)
+
+    def list_access_keys(self, tenant_id: str, user: str | None = None) -> list[AccessKey]:
+        with self.reading() as s:
+            q = select(AccessKey).where(AccessKey.tenant_id == tenant_id)
+            if user is not None:
+                q = q.where(AccessKey.user_name == user)
+            return list(s.scalars(q.order_by(AccessKey.user_name, AccessKey.created_at)))
+
+    def set_access_key_status(self, access_key_id: str, status: str) -> None:
+        with self.session() as s:
+            s.execute(update(AccessKey).where(AccessKey.access_key_id == access_key_id).values(status=status))
+
+    def delete_access_key(self, access_key_id: str) -> None:
+        with self.session() as s:
+            s.execute(delete(AccessKey).where(AccessKey.access_key_id == access_key_id))
+
+    def touch_access_key(self, access_key_id: str, when: dt.datetime) -> None:
+        """Record a use (callers rate-limit this: it is a write)."""
+        with self.session() as s:
+            s.execute(update(AccessKey).where(AccessKey.access_key_id == access_key_id).values(last_used_at=when))
+
+    def count_buckets(self, tenant_id: str) -> int:
+        with self.reading() as s:
+            return int(s.scalar(select(func.count()).select_from(Bucket).where(Bucket.tenant_id == tenant_id)) or 0)
 
     # --- infrastructure keys (layer 2 KEKs) ------------------------------
     def latest_infra_version(self, region: str) -> InfraKeyVersion | None:
@@ -426,6 +660,24 @@ class Repository:
             for upload_id in uploads:
                 self._drop_upload(s, upload_id, bucket.region)
             s.execute(delete(Bucket).where(Bucket.id == bucket.id))
+
+    def set_bucket_access(self, bucket_id: str, **values: str | None) -> None:
+        """Change a bucket's policy, acl, public_access_block or ownership (JSON text or None) and bump its
+        access_version, in one statement."""
+        allowed = {"policy", "acl", "public_access_block", "ownership"}
+        if not values or set(values) - allowed:
+            raise ValueError(f"unknown bucket access fields: {sorted(set(values) - allowed)}")
+        with self.session() as s:
+            s.execute(
+                update(Bucket).where(Bucket.id == bucket_id).values(access_version=Bucket.access_version + 1, **values)
+            )
+
+    def set_object_acl(self, bucket_id: str, key: str, acl: str | None) -> bool:
+        with self.session() as s:
+            res = s.execute(
+                update(ObjectRecord).where(ObjectRecord.bucket_id == bucket_id, ObjectRecord.key == key).values(acl=acl)
+            )
+            return bool(getattr(res, "rowcount", 0) == 1)
 
     def set_bucket_encryption(
         self, bucket_id: str, sse_algorithm: str, kms_key_id: str | None, bucket_key_enabled: bool, configured: bool

@@ -4,52 +4,53 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 
 import anyio
 
 from strongroom.core import errors
-from strongroom.core.types import Principal
+from strongroom.core.types import Operation
 from strongroom.keys.keystore import bucket_key_id
 from strongroom.metadata.models import Bucket
 from strongroom.policy.names import validate_bucket_name
 from strongroom.policy.residency import resolve_region
+from strongroom.service.access import confirm
 from strongroom.service.runtime import Runtime
 
 
-def owned_bucket(bucket: Bucket | None, principal: Principal, name: str) -> Bucket:
-    # Another tenant's bucket looks exactly like a missing one.
-    if bucket is None or bucket.tenant_id != principal.tenant_id:
-        raise errors.NoSuchBucket("The specified bucket does not exist", BucketName=name)
-    return bucket
-
-
 class BucketService:
-    def __init__(self, rt: Runtime) -> None:
+    """Bucket use cases. Every method runs after authorization allowed ``op``; loading a bucket confirms it is the
+    one, in the same access state, that authorization saw (service.access.confirm)."""
+
+    def __init__(self, rt: Runtime, on_access_change: Callable[[str], None] | None = None) -> None:
         self.rt = rt
+        self.on_access_change = on_access_change or (lambda name: None)
 
-    async def get(self, principal: Principal, name: str) -> Bucket:
-        bucket = await anyio.to_thread.run_sync(self.rt.repo.get_bucket, name)
-        return owned_bucket(bucket, principal, name)
+    def load(self, op: Operation, name: str) -> Bucket:
+        """Blocking: the bucket ``op`` was authorized on."""
+        return confirm(op, self.rt.repo.get_bucket(name), name, level="bucket")
 
-    async def create(self, principal: Principal, name: str, location: str | None) -> Bucket:
+    async def get(self, op: Operation, name: str) -> Bucket:
+        return await anyio.to_thread.run_sync(self.load, op, name)
+
+    async def create(self, op: Operation, name: str, location: str | None, acl: str | None = None) -> Bucket:
         validate_bucket_name(name)
         region = resolve_region(location, self.rt.settings.regions, self.rt.settings.default_region)
-        return await anyio.to_thread.run_sync(self._create, principal, name, region)
+        return await anyio.to_thread.run_sync(self._create, op.principal.tenant_id, name, region, acl)
 
-    def _create(self, principal: Principal, name: str, region: str) -> Bucket:
+    def _create(self, tenant: str, name: str, region: str, acl: str | None) -> Bucket:
         existing = self.rt.repo.get_bucket(name)
         if existing is not None:
-            if existing.tenant_id == principal.tenant_id:
+            if existing.tenant_id == tenant:
                 raise errors.BucketAlreadyOwnedByYou(BucketName=name)
             raise errors.BucketAlreadyExists(BucketName=name)
-        self.rt.repo.ensure_tenant(principal.tenant_id, principal.tenant_id)
         bucket_id = str(uuid.uuid4())
         key_id = bucket_key_id(bucket_id)
-        self.rt.keys.create_key(key_id, principal.tenant_id, region)
+        self.rt.keys.create_key(key_id, tenant, region)
         bucket = Bucket(
             id=bucket_id,
             name=name,
-            tenant_id=principal.tenant_id,
+            tenant_id=tenant,
             region=region,
             created_at=dt.datetime.now(dt.UTC),
             bucket_key_id=key_id,
@@ -57,26 +58,38 @@ class BucketService:
             kms_key_id=None,
             bucket_key_enabled=False,
             encryption_configured=False,
+            acl=acl,
+            access_version=0,
         )
-        return self.rt.repo.create_bucket(bucket)
+        created = self.rt.repo.create_bucket(bucket)
+        self.on_access_change(name)
+        return created
 
-    async def list(self, principal: Principal) -> list[Bucket]:
-        return await anyio.to_thread.run_sync(self.rt.repo.list_buckets, principal.tenant_id)
+    async def list(self, op: Operation) -> list[Bucket]:
+        return await anyio.to_thread.run_sync(self.rt.repo.list_buckets, op.principal.tenant_id)
 
-    async def delete(self, principal: Principal, name: str) -> None:
-        bucket = await self.get(principal, name)
+    async def delete(self, op: Operation, name: str) -> None:
+        bucket = await self.get(op, name)
         await anyio.to_thread.run_sync(self.rt.repo.delete_bucket, bucket)
+        self.on_access_change(name)
+
+    async def set_access(self, op: Operation, name: str, **fields: str | None) -> Bucket:
+        """Replace access-control settings of the bucket (policy, acl, public_access_block, ownership)."""
+        bucket = await self.get(op, name)
+        await anyio.to_thread.run_sync(lambda: self.rt.repo.set_bucket_access(bucket.id, **fields))
+        self.on_access_change(name)
+        return bucket
 
     async def put_encryption(
-        self, principal: Principal, name: str, algorithm: str, kms_key_id: str | None, bucket_key_enabled: bool
+        self, op: Operation, name: str, algorithm: str, kms_key_id: str | None, bucket_key_enabled: bool
     ) -> None:
-        bucket = await self.get(principal, name)
+        bucket = await self.get(op, name)
         if algorithm == "AES256":
             kms_key_id = None
         elif kms_key_id:
             kms_key_id = normalize_kms_key_id(kms_key_id)
             info = await anyio.to_thread.run_sync(self.rt.keys.key_info, kms_key_id, bucket.tenant_id)
-            if info.tenant_id != principal.tenant_id:
+            if info.tenant_id != bucket.tenant_id:
                 raise errors.KeyNotFound(f"Invalid keyId {kms_key_id}")
             if info.region != bucket.region:
                 raise errors.InvalidArgument(f"KMS key {kms_key_id} is not in the bucket's region {bucket.region}")
@@ -84,8 +97,8 @@ class BucketService:
             self.rt.repo.set_bucket_encryption, bucket.id, algorithm, kms_key_id, bucket_key_enabled, True
         )
 
-    async def delete_encryption(self, principal: Principal, name: str) -> None:
-        bucket = await self.get(principal, name)
+    async def delete_encryption(self, op: Operation, name: str) -> None:
+        bucket = await self.get(op, name)
         await anyio.to_thread.run_sync(self.rt.repo.set_bucket_encryption, bucket.id, "AES256", None, False, False)
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import anyio
 
-from strongroom.core.types import Principal
+from strongroom.core.types import Operation
 from strongroom.metadata.models import Bucket, ObjectRecord
 from strongroom.metadata.repository import _prefix_upper_bound
 from strongroom.service.buckets import BucketService
@@ -30,9 +30,9 @@ class ListingService:
         self.buckets = buckets
 
     async def list(
-        self, principal: Principal, bucket_name: str, *, prefix: str, delimiter: str, after: str | None, max_keys: int
+        self, op: Operation, bucket_name: str, *, prefix: str, delimiter: str, after: str | None, max_keys: int
     ) -> Listing:
-        bucket = await self.buckets.get(principal, bucket_name)
+        bucket = await self.buckets.get(op, bucket_name)
         return await anyio.to_thread.run_sync(self._list, bucket, prefix, delimiter, after, max_keys)
 
     def _list(self, bucket: Bucket, prefix: str, delimiter: str, after: str | None, max_keys: int) -> Listing:

@@ -20,7 +20,7 @@ from strongroom.core.types import (
     Conditions,
     CustomerKey,
     ObjectHeaders,
-    Principal,
+    Operation,
     SSERequest,
 )
 from strongroom.metadata.models import Bucket, MultipartUpload, ObjectPart, ObjectRecord, UploadPart
@@ -70,17 +70,18 @@ class MultipartService:
 
     async def create(
         self,
-        principal: Principal,
+        op: Operation,
         bucket_name: str,
         key: str,
         headers: ObjectHeaders,
         sse: SSERequest,
         checksum_algorithm: str | None,
         checksum_type: str | None,
+        acl: str | None = None,
     ) -> tuple[MultipartUpload, WriteKey]:
         validate_key(key)
-        bucket = await self.buckets.get(principal, bucket_name)
-        wk = await anyio.to_thread.run_sync(self.objects.resolve_write_key, principal, bucket, sse)
+        bucket = await self.buckets.get(op, bucket_name)
+        wk = await anyio.to_thread.run_sync(self.objects.resolve_write_key, op, bucket, sse)
         upload = MultipartUpload(
             upload_id=uuid.uuid4().hex + uuid.uuid4().hex[:16],
             bucket_id=bucket.id,
@@ -89,15 +90,16 @@ class MultipartService:
             initiated=now(),
         )
         apply_headers(upload, headers, wk)
+        upload.acl = acl
         upload.checksum_algorithm = checksum_algorithm
         upload.checksum_type = checksum_type_for(checksum_algorithm, checksum_type)
         await anyio.to_thread.run_sync(self.rt.repo.create_upload, upload)
         return upload, wk
 
     async def get_upload(
-        self, principal: Principal, bucket_name: str, key: str, upload_id: str
+        self, op: Operation, bucket_name: str, key: str, upload_id: str
     ) -> tuple[Bucket, MultipartUpload]:
-        bucket = await self.buckets.get(principal, bucket_name)
+        bucket = await self.buckets.get(op, bucket_name)
         upload = await anyio.to_thread.run_sync(self.rt.repo.get_upload, bucket.id, upload_id)
         if upload is None or upload.key != key:
             raise errors.NoSuchUpload(UploadId=upload_id)
@@ -116,7 +118,7 @@ class MultipartService:
 
     async def upload_part(
         self,
-        principal: Principal,
+        op: Operation,
         bucket_name: str,
         key: str,
         upload_id: str,
@@ -128,7 +130,7 @@ class MultipartService:
     ) -> tuple[MultipartUpload, PartResult]:
         if not 1 <= part_number <= MAX_PART_NUMBER:
             raise errors.InvalidArgument("Part number must be an integer between 1 and 10000, inclusive")
-        bucket, upload = await self.get_upload(principal, bucket_name, key, upload_id)
+        bucket, upload = await self.get_upload(op, bucket_name, key, upload_id)
         l1 = await anyio.to_thread.run_sync(self._write_key, bucket, upload, customer_key)
         algorithm = checksum.algorithm or upload.checksum_algorithm
         if checksum.algorithm and upload.checksum_algorithm and checksum.algorithm != upload.checksum_algorithm:
@@ -160,7 +162,8 @@ class MultipartService:
 
     async def upload_part_copy(
         self,
-        principal: Principal,
+        op: Operation,
+        src_op: Operation,
         bucket_name: str,
         key: str,
         upload_id: str,
@@ -174,9 +177,9 @@ class MultipartService:
     ) -> tuple[MultipartUpload, PartResult]:
         if not 1 <= part_number <= MAX_PART_NUMBER:
             raise errors.InvalidArgument("Part number must be an integer between 1 and 10000, inclusive")
-        await self.get_upload(principal, bucket_name, key, upload_id)
+        await self.get_upload(op, bucket_name, key, upload_id)
         view = await self.objects.read_for_copy(
-            principal,
+            src_op,
             src_bucket,
             src_key,
             range_header=source_range,
@@ -190,23 +193,23 @@ class MultipartService:
                     yield chunk
 
         return await self.upload_part(
-            principal, bucket_name, key, upload_id, part_number, body(), None, ChecksumRequest(), customer_key
+            op, bucket_name, key, upload_id, part_number, body(), None, ChecksumRequest(), customer_key
         )
 
     async def list_parts(
-        self, principal: Principal, bucket_name: str, key: str, upload_id: str, marker: int, max_parts: int
-    ) -> tuple[MultipartUpload, list[UploadPart], bool]:
-        _bucket, upload = await self.get_upload(principal, bucket_name, key, upload_id)
+        self, op: Operation, bucket_name: str, key: str, upload_id: str, marker: int, max_parts: int
+    ) -> tuple[Bucket, MultipartUpload, list[UploadPart], bool]:
+        bucket, upload = await self.get_upload(op, bucket_name, key, upload_id)
         parts = await anyio.to_thread.run_sync(self.rt.repo.list_upload_parts, upload_id, marker, max_parts + 1)
-        return upload, parts[:max_parts], len(parts) > max_parts
+        return bucket, upload, parts[:max_parts], len(parts) > max_parts
 
-    async def abort(self, principal: Principal, bucket_name: str, key: str, upload_id: str) -> None:
-        bucket, _upload = await self.get_upload(principal, bucket_name, key, upload_id)
+    async def abort(self, op: Operation, bucket_name: str, key: str, upload_id: str) -> None:
+        bucket, _upload = await self.get_upload(op, bucket_name, key, upload_id)
         await anyio.to_thread.run_sync(self.rt.repo.abort_upload, upload_id, bucket.region)
 
     async def complete(
         self,
-        principal: Principal,
+        op: Operation,
         bucket_name: str,
         key: str,
         upload_id: str,
@@ -214,7 +217,7 @@ class MultipartService:
         customer_key: CustomerKey | None,
         checksum: ChecksumRequest,
     ) -> tuple[Bucket, MultipartUpload, PutResult]:
-        bucket, upload = await self.get_upload(principal, bucket_name, key, upload_id)
+        bucket, upload = await self.get_upload(op, bucket_name, key, upload_id)
         if upload.sse_mode == SSE_C:
             await anyio.to_thread.run_sync(self.objects.read_key, bucket, upload, "sse-c", 0, customer_key)
         if not specs:
@@ -258,6 +261,7 @@ class MultipartService:
             "kms_key_id",
             "kms_context",
             "bucket_key_enabled",
+            "acl",
             "ssec_salt",
             "ssec_verifier",
             "checksum_algorithm",
@@ -310,14 +314,14 @@ class MultipartService:
 
     async def list_uploads(
         self,
-        principal: Principal,
+        op: Operation,
         bucket_name: str,
         prefix: str,
         key_marker: str | None,
         upload_id_marker: str | None,
         max_uploads: int,
     ) -> tuple[Bucket, list[MultipartUpload], bool]:
-        bucket = await self.buckets.get(principal, bucket_name)
+        bucket = await self.buckets.get(op, bucket_name)
         ups = await anyio.to_thread.run_sync(
             self.rt.repo.list_uploads, bucket.id, prefix, key_marker, upload_id_marker, max_uploads + 1
         )

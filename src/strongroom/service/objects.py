@@ -31,14 +31,15 @@ from strongroom.core.types import (
     Conditions,
     CustomerKey,
     ObjectHeaders,
-    Principal,
+    Operation,
     SSERequest,
 )
 from strongroom.crypto import customer_kek, customer_verifier, random_bytes, verify_customer_key
 from strongroom.metadata.models import Bucket, ObjectHeaderColumns, ObjectPart, ObjectRecord
 from strongroom.metadata.repository import StoredObject, detached
 from strongroom.policy.names import validate_key
-from strongroom.service.buckets import BucketService, normalize_kms_key_id, owned_bucket
+from strongroom.service.access import confirm
+from strongroom.service.buckets import BucketService, normalize_kms_key_id
 from strongroom.service.runtime import Runtime
 from strongroom.service.sealing import (
     SSE_C_KEY_ID,
@@ -178,7 +179,7 @@ class ObjectService:
         self.buckets = buckets
 
     # --- encryption resolution --------------------------------------------
-    def resolve_write_key(self, principal: Principal, bucket: Bucket, sse: SSERequest) -> WriteKey:
+    def resolve_write_key(self, op: Operation, bucket: Bucket, sse: SSERequest) -> WriteKey:
         """Pick the layer-1 KEK for a new write (blocking: call in a thread)."""
         if sse.customer_key is not None:
             if sse.algorithm is not None:
@@ -240,7 +241,7 @@ class ObjectService:
     # --- PUT --------------------------------------------------------------
     async def put(
         self,
-        principal: Principal,
+        op: Operation,
         bucket_name: str,
         key: str,
         body: AsyncIterator[bytes],
@@ -250,6 +251,7 @@ class ObjectService:
         content_md5: str | None,
         conditions: Conditions | None = None,
         size_hint: int | None = None,
+        acl: str | None = None,
     ) -> PutResult:
         """Store an object. With a ``size_hint`` (the declared length) of at most SMALL_PUT bytes, the bucket and key
         are resolved in the same worker-thread hop that seals and publishes the body (one hop in all); otherwise
@@ -261,7 +263,7 @@ class ObjectService:
 
         def resolve() -> PartTarget:
             if not resolved:
-                resolved.append(self._prepare_write(principal, bucket_name, key, sse, conditions or Conditions()))
+                resolved.append(self._prepare_write(op, bucket_name, key, sse, conditions or Conditions()))
             bucket, wk = resolved[0]
             return PartTarget(bucket.region, bucket.id, wk.l1)
 
@@ -285,6 +287,7 @@ class ObjectService:
                 checksum_algorithm=checksum.algorithm,
                 checksum_type="FULL_OBJECT" if checksum.algorithm else None,
                 checksum_value=sealed.checksum,
+                acl=acl,
             )
             part = detached(ObjectPart, part_number=1, offset=0, last_modified=ts, **part_columns(sealed))
             self.rt.repo.put_object(record, [part], bucket.region)
@@ -316,22 +319,20 @@ class ObjectService:
         )
 
     def _prepare_write(
-        self, principal: Principal, bucket_name: str, key: str, sse: SSERequest, conditions: Conditions
+        self, op: Operation, bucket_name: str, key: str, sse: SSERequest, conditions: Conditions
     ) -> tuple[Bucket, WriteKey]:
         """Blocking: the caller's bucket, the write's layer-1 key, and the write preconditions (when sent)."""
-        bucket = owned_bucket(self.rt.repo.get_bucket(bucket_name), principal, bucket_name)
-        wk = self.resolve_write_key(principal, bucket, sse)
+        bucket = confirm(op, self.rt.repo.get_bucket(bucket_name), bucket_name, key=key)
+        wk = self.resolve_write_key(op, bucket, sse)
         if conditions != Conditions():
             self._write_conditions_hold(bucket, key, conditions)
         return bucket, wk
 
-    async def check_write_conditions(
-        self, principal: Principal, bucket_name: str, key: str, conditions: Conditions
-    ) -> None:
+    async def check_write_conditions(self, op: Operation, bucket_name: str, key: str, conditions: Conditions) -> None:
         """Conditional writes (If-Match / If-None-Match: *) against the current object, for any writer."""
         if conditions.if_match is None and conditions.if_none_match is None:
             return
-        bucket = await self.buckets.get(principal, bucket_name)
+        bucket = await self.buckets.get(op, bucket_name)
         await self._check_write_conditions(bucket, key, conditions)
 
     async def _check_write_conditions(self, bucket: Bucket, key: str, cond: Conditions) -> None:
@@ -359,20 +360,20 @@ class ObjectService:
             raise
 
     # --- GET / HEAD ---------------------------------------------------------
-    async def load(self, principal: Principal, bucket_name: str, key: str) -> tuple[Bucket, StoredObject]:
-        return await anyio.to_thread.run_sync(self._load, principal, bucket_name, key)
+    async def load(self, op: Operation, bucket_name: str, key: str) -> tuple[Bucket, StoredObject]:
+        return await anyio.to_thread.run_sync(self._load, op, bucket_name, key)
 
-    def _load(self, principal: Principal, bucket_name: str, key: str) -> tuple[Bucket, StoredObject]:
+    def _load(self, op: Operation, bucket_name: str, key: str) -> tuple[Bucket, StoredObject]:
         """Blocking: the caller's bucket and its object at key (one read)."""
         found, stored = self.rt.repo.get_bucket_and_object(bucket_name, key)
-        bucket = owned_bucket(found, principal, bucket_name)
+        bucket = confirm(op, found, bucket_name, key=key)
         if stored is None:
             raise errors.NoSuchKey("The specified key does not exist.", Key=key)
         return bucket, stored
 
     async def get(
         self,
-        principal: Principal,
+        op: Operation,
         bucket_name: str,
         key: str,
         *,
@@ -382,7 +383,7 @@ class ObjectService:
         customer_key: CustomerKey | None,
         head: bool,
     ) -> ObjectView:
-        args = (principal, bucket_name, key, range_header, part_number, conditions, customer_key, head)
+        args = (op, bucket_name, key, range_header, part_number, conditions, customer_key, head)
         try:
             return await self._get(*args)
         except errors.BlobNotFound:
@@ -402,7 +403,7 @@ class ObjectService:
 
     def _open(
         self,
-        principal: Principal,
+        op: Operation,
         bucket_name: str,
         key: str,
         range_header: str | None,
@@ -413,7 +414,7 @@ class ObjectService:
     ) -> tuple[ObjectView, list[OpenPart]]:
         """Blocking: resolve the object and its keys, check preconditions and the range, and read the plaintext
         when the range is at most SMALL_READ bytes (larger ones are streamed by the caller)."""
-        bucket, stored = self._load(principal, bucket_name, key)
+        bucket, stored = self._load(op, bucket_name, key)
         rec = stored.record
         opened: list[OpenPart] = []
         if head:
@@ -474,7 +475,7 @@ class ObjectService:
 
     async def read_for_copy(
         self,
-        principal: Principal,
+        op: Operation,
         bucket_name: str,
         key: str,
         *,
@@ -486,7 +487,7 @@ class ObjectService:
         try:
             return (
                 await self.get(
-                    principal,
+                    op,
                     bucket_name,
                     key,
                     range_header=None,
@@ -496,21 +497,21 @@ class ObjectService:
                     head=False,
                 )
                 if range_header is None
-                else await self._get_copy_range(principal, bucket_name, key, range_header, conditions, customer_key)
+                else await self._get_copy_range(op, bucket_name, key, range_header, conditions, customer_key)
             )
         except errors.NotModified:
             raise errors.PreconditionFailed() from None
 
     async def _get_copy_range(
         self,
-        principal: Principal,
+        op: Operation,
         bucket_name: str,
         key: str,
         range_header: str,
         conditions: Conditions,
         customer_key: CustomerKey | None,
     ) -> ObjectView:
-        bucket, stored = await self.load(principal, bucket_name, key)
+        bucket, stored = await self.load(op, bucket_name, key)
         size = stored.record.size
         spec = range_header.strip()
         try:
@@ -526,7 +527,7 @@ class ObjectService:
         if start > end or end >= size:
             raise errors.InvalidRange(ActualObjectSize=str(size), RangeRequested=range_header)
         return await self.get(
-            principal,
+            op,
             bucket_name,
             key,
             range_header=f"bytes={start}-{end}",
@@ -537,14 +538,14 @@ class ObjectService:
         )
 
     # --- DELETE -------------------------------------------------------------
-    async def delete(self, principal: Principal, bucket_name: str, key: str) -> None:
-        bucket = await self.buckets.get(principal, bucket_name)
+    async def delete(self, op: Operation, bucket_name: str, key: str) -> None:
+        bucket = await self.buckets.get(op, bucket_name)
         await anyio.to_thread.run_sync(self.rt.repo.delete_object, bucket.id, key, bucket.region)
 
     async def delete_many(
-        self, principal: Principal, bucket_name: str, keys: list[str]
+        self, op: Operation, bucket_name: str, keys: list[str]
     ) -> tuple[list[str], list[tuple[str, str, str]]]:
-        bucket = await self.buckets.get(principal, bucket_name)
+        bucket = await self.buckets.get(op, bucket_name)
         deleted: list[str] = []
         failed: list[tuple[str, str, str]] = []
         for key in keys:
@@ -559,7 +560,8 @@ class ObjectService:
     # --- COPY ---------------------------------------------------------------
     async def copy(
         self,
-        principal: Principal,
+        op: Operation,
+        src_op: Operation,
         src_bucket: str,
         src_key: str,
         dst_bucket: str,
@@ -571,10 +573,11 @@ class ObjectService:
         source_customer_key: CustomerKey | None,
         source_conditions: Conditions,
         checksum: ChecksumRequest,
+        acl: str | None = None,
     ) -> PutResult:
         validate_key(dst_key)
         view = await self.read_for_copy(
-            principal,
+            src_op,
             src_bucket,
             src_key,
             range_header=None,
@@ -610,7 +613,7 @@ class ObjectService:
         algorithm = checksum.algorithm or src.checksum_algorithm
         body = view.body if view.body is not None else _empty()
         return await self.put(
-            principal, dst_bucket, dst_key, body, headers, sse, ChecksumRequest(algorithm=algorithm), None
+            op, dst_bucket, dst_key, body, headers, sse, ChecksumRequest(algorithm=algorithm), None, acl=acl
         )
 
 

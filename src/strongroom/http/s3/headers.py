@@ -8,6 +8,7 @@ import datetime as dt
 import email.utils
 import hashlib
 import json
+import urllib.parse
 from collections.abc import Mapping
 
 from strongroom.core.checksums import ALGORITHMS
@@ -266,3 +267,32 @@ def int_param(value: str | None, name: str, default: int, lo: int = 0, hi: int |
 
 
 __all__ = ["S3Error"]
+
+
+def check_version_id(version_id: str | None) -> None:
+    """strongroom keeps one version per key, whose id is "null" (as in an unversioned S3 bucket).
+
+    Any other id was never issued: refuse it rather than act on the current object.
+    """
+    if version_id is not None and version_id != "null":
+        raise s3_error(
+            "InvalidArgument", "Invalid version id specified", ArgumentName="versionId", ArgumentValue=version_id
+        )
+
+
+def copy_source(h: Mapping[str, str]) -> tuple[str, str]:
+    """(bucket, key) of ``x-amz-copy-source`` (``/bucket/key`` or ``bucket/key``, percent-encoded, optionally
+    ``?versionId=``)."""
+    src, _sep, version_id = h["x-amz-copy-source"].partition("?versionId=")
+    if _sep:
+        check_version_id(urllib.parse.unquote(version_id))
+    src = urllib.parse.unquote(src)
+    src = src[1:] if src.startswith("/") else src
+    bucket, sep, key = src.partition("/")
+    if not sep or not bucket or not key:
+        raise s3_error(
+            "InvalidArgument",
+            "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+            ArgumentName="x-amz-copy-source",
+        )
+    return bucket, key

@@ -16,15 +16,17 @@ import anyio
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.responses import RedirectResponse, Response
 
-from strongroom.core.types import ChecksumRequest, Principal
+from strongroom.core.types import ChecksumRequest
 from strongroom.http.s3 import headers as hdr
 from strongroom.http.s3 import xml
 from strongroom.http.s3.errors import s3_error
 from strongroom.http.s3.postpolicy import verify_post_policy
+from strongroom.http.s3.routes import Route
 from strongroom.service.objects import quote_etag
 
 if TYPE_CHECKING:
-    from strongroom.http.s3.app import S3App, S3Request
+    from strongroom.http.s3.app import S3App
+    from strongroom.http.s3.request import S3Request
 
 MAX_FIELDS_BYTES = 256 * 1024
 MAX_FIELDS = 100
@@ -152,10 +154,15 @@ async def handle_post_object(app: S3App, req: S3Request) -> Response:
     policy = await anyio.to_thread.run_sync(
         lambda: verify_post_policy(fields, app.lookup_secret, dt.datetime.now(dt.UTC), None, bucket=req.bucket)
     )
-    principal: Principal = app._secret_cache[policy.access_key][2]
     key = fields["key"]
     if "${filename}" in key:
         key = key.replace("${filename}", state.filename or "")
+    req.principal = app.access.principal(policy.access_key)
+    route = Route("PostObject", "s3:PutObject", "object", "objects:post_object")
+    req.key = key
+    req.op = op = app.operation(req, route)
+    op.context["s3:authType"] = "POST"
+    await app.access.authorize(op, "object", req.bucket, key)
     size = 0
 
     async def body() -> AsyncIterator[bytes]:
@@ -194,7 +201,7 @@ async def handle_post_object(app: S3App, req: S3Request) -> Response:
     if "x-amz-storage-class" in fields:
         meta_headers["x-amz-storage-class"] = fields["x-amz-storage-class"]
     res = await app.objects.put(
-        principal,
+        op,
         req.bucket,
         key,
         body(),
@@ -202,6 +209,12 @@ async def handle_post_object(app: S3App, req: S3Request) -> Response:
         hdr.sse_request(sse_fields),
         ChecksumRequest(),
         None,
+        acl=await app.acls.requested_acl(
+            op,
+            {k: v for k, v in fields.items() if k.startswith("x-amz-")}
+            | ({"x-amz-acl": fields["acl"]} if "acl" in fields else {}),
+            req.bucket,
+        ),
     )
     # drain whatever follows the file (trailing fields are ignored)
     async for chunk in stream:

@@ -1,0 +1,224 @@
+"""The one access decision: may this principal perform this action on this resource, in this context?
+
+Pure: the caller hands in everything the decision reads (the principal with its identity policies, the facts of the
+resource: its tenant, the bucket policy, ACLs, public access blocks, object ownership). Evaluation follows AWS's
+documented logic (IAM policy evaluation, and S3's user / bucket / object contexts):
+
+1. An explicit ``Deny`` in any applicable policy (the principal's identity policies, the bucket policy) wins, except
+   that a tenant admin can always read, replace and delete its own bucket's policy (so a policy that locks the
+   tenant out can be undone, as with an AWS account root).
+2. Operators (tenant ``system``) are refused every action on another tenant's buckets and objects, whatever any
+   policy or ACL says: they run the service and cannot read customer data (the lockbox will be the only exception).
+3. Within the resource's own tenant: admins may do anything; members need an ``Allow`` from their identity policies
+   or from a bucket policy statement naming them (or everyone). ACLs grant nothing to the own tenant's users (the
+   tenant owns every object of its buckets anyway).
+4. From another tenant, or anonymously: the resource side must allow it (a bucket policy statement naming the
+   principal, its tenant or everyone; or an ACL grant to the principal's tenant, to AuthenticatedUsers or to
+   AllUsers) AND, for a member of the other tenant, its own identity policy must allow it too.
+   Public access blocks filter the resource side: ``IgnorePublicAcls`` drops ACL grants to AllUsers and
+   AuthenticatedUsers; ``RestrictPublicBuckets`` drops every grant of a public bucket policy to principals outside
+   the bucket's tenant. ``BucketOwnerEnforced`` ownership turns ACLs off.
+
+A denied principal of another tenant that no policy or ACL of the bucket mentions is told the bucket does not exist
+(``Decision.visible`` is False and the caller answers as for a missing bucket): tenants never learn of each other's
+buckets. Unsigned requests are refused with AccessDenied, as S3 does (bucket names are global anyway).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from strongroom.core.types import Principal
+from strongroom.policy import acl as acls
+from strongroom.policy import iam
+
+#: What a tenant admin may always do to its own bucket, even against an explicit Deny (AWS's root-user escape).
+POLICY_ESCAPE = frozenset({"s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"})
+
+#: Admin actions an operator may perform on any tenant: tenant and user administration, cutting off access keys.
+#: Never the creation of a tenant user's access key (that would let an operator act as the tenant), nor its policies.
+OPERATOR_ADMIN_ACTIONS = frozenset(
+    {
+        "strongroom:CreateTenant",
+        "strongroom:ListTenants",
+        "strongroom:GetTenant",
+        "strongroom:DeleteTenant",
+        "strongroom:GetHealth",
+        "iam:ListUsers",
+        "iam:GetUser",
+        "iam:CreateUser",
+        "iam:DeleteUser",
+        "iam:ListAccessKeys",
+        "iam:UpdateAccessKey",
+        "iam:DeleteAccessKey",
+        "iam:ListGroups",
+        "iam:GetGroup",
+    }
+)
+
+
+@dataclass(frozen=True)
+class BucketFacts:
+    """What the decision reads of a bucket (from its row; ``pab`` is already merged with its tenant's block)."""
+
+    name: str
+    id: str
+    tenant: str
+    access_version: int
+    policy: iam.Policy | None = None
+    acl: acls.Acl | None = None
+    pab: acls.PublicAccessBlock = acls.ALL_OFF
+    ownership: str | None = None
+
+
+@dataclass(frozen=True)
+class ObjectFacts:
+    acl: acls.Acl | None = None  # None: private (the bucket's tenant only)
+
+
+@dataclass(frozen=True)
+class Resource:
+    """The resource an action is asked on: its ARN, the tenant that owns it (None: it does not exist), and for S3
+    resources the facts of its bucket and (once loaded) object."""
+
+    arn: str
+    tenant: str | None
+    level: str = "tenant"  # "tenant" (account-level and admin actions) | "bucket" | "object"
+    bucket: BucketFacts | None = None
+    obj: ObjectFacts | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    visible: bool = True  # False: answer as if the resource did not exist
+    needs_object: bool = False  # undecided until the object's ACL is known (load it and decide again)
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Requester:
+    """The principal plus what the decision needs to know about its tenant (its canonical id, for ACL grants)."""
+
+    principal: Principal
+    canonical_id: str | None = None
+    keys: Mapping[str, str | Sequence[str]] = field(default_factory=dict)
+
+
+def _identity(principal: Principal, ctx: iam.RequestContext) -> str | None:
+    result: str | None = None
+    for policy in principal.policies:
+        got = iam.evaluate(policy, ctx)
+        if got == "Deny":
+            return "Deny"
+        if got == "Allow":
+            result = "Allow"
+    return result
+
+
+def decide(req: Requester, action: str, resource: Resource) -> Decision:
+    """Whether ``req`` may perform ``action`` on ``resource`` (see the module docstring for the rules)."""
+    p = req.principal
+    same_tenant = not p.anonymous and resource.tenant is not None and p.tenant_id == resource.tenant
+    ctx = iam.RequestContext(
+        action=action,
+        resource=resource.arn,
+        principal_arn=p.arn,
+        # a bucket policy naming a tenant (its root ARN or bare name) grants that tenant's users nothing within the
+        # same tenant: they need their own identity policy, as IAM users of the bucket's own account do
+        principal_tenant=None if (p.anonymous or same_tenant) else p.tenant_id,
+        keys=req.keys,
+    )
+    identity = None if p.anonymous else _identity(p, ctx)
+    bucket = resource.bucket
+    resource_policy = iam.evaluate(bucket.policy, ctx) if bucket is not None and bucket.policy is not None else None
+
+    # 1. explicit deny wins (but a tenant admin can always manage its own bucket's policy)
+    if identity == "Deny" or resource_policy == "Deny":
+        if not (same_tenant and p.is_admin and action in POLICY_ESCAPE):
+            return Decision(False, visible=_visible(req, resource), reason="explicit deny")
+
+    # 2. operators never touch tenant data
+    if p.is_operator and not same_tenant:
+        if resource.level == "tenant" and action in OPERATOR_ADMIN_ACTIONS:
+            return Decision(True, reason="operator administration")
+        return Decision(False, visible=True, reason="operators cannot act on tenant data")
+
+    if resource.tenant is None:  # no such resource (a new bucket's name, a missing tenant)
+        if p.anonymous:
+            return Decision(False, visible=False, reason="anonymous")
+        if p.is_admin or identity == "Allow":
+            return Decision(True, reason="identity")
+        return Decision(False, reason="no identity allow")
+
+    # 3. the resource's own tenant
+    if same_tenant:
+        if p.is_admin:
+            return Decision(True, reason="tenant admin")
+        if identity == "Allow" or resource_policy == "Allow":
+            return Decision(True, reason="policy")
+        return Decision(False, reason="implicit deny")
+
+    # 4. another tenant or nobody: the resource must grant it
+    if resource.level == "tenant" or bucket is None:
+        return Decision(False, visible=False, reason="other tenant")
+    granted = False
+    if resource_policy == "Allow":
+        granted = not (bucket.pab.restrict_public_buckets and iam.is_public(bucket.policy))  # type: ignore[arg-type]
+    if not granted and bucket.ownership != "BucketOwnerEnforced":
+        auth = not p.anonymous
+        ignore_public = bucket.pab.ignore_public_acls
+        # bucket-level permissions (READ lists, WRITE writes and deletes any object), then the object's own ACL
+        bucket_perms = acls.permissions_for(action, "bucket")
+        if bucket.acl is not None and bucket_perms:
+            granted = acls.acl_allows(
+                bucket.acl,
+                canonical_id=req.canonical_id,
+                authenticated=auth,
+                permission_set=bucket_perms,
+                ignore_public=ignore_public,
+            )
+        object_perms = acls.permissions_for(action, "object") if resource.level == "object" else frozenset()
+        if not granted and object_perms:
+            if resource.obj is None:
+                return Decision(False, visible=True, needs_object=True, reason="object ACL not loaded")
+            obj_acl = resource.obj.acl
+            granted = obj_acl is not None and acls.acl_allows(
+                obj_acl,
+                canonical_id=req.canonical_id,
+                authenticated=auth,
+                permission_set=object_perms,
+                ignore_public=ignore_public,
+            )
+    if not granted:
+        return Decision(False, visible=_visible(req, resource), reason="not granted by the bucket")
+    if p.anonymous or p.is_admin or identity == "Allow":
+        return Decision(True, reason="granted by the bucket")
+    return Decision(False, visible=True, reason="the principal's own policies do not allow it")
+
+
+def _visible(req: Requester, resource: Resource) -> bool:
+    """Whether a denied principal may learn that the resource exists: its own tenant's, an operator (who sees every
+    bucket's name in administration), or one its bucket's policy or ACL mentions (or makes public)."""
+    p = req.principal
+    if resource.tenant is None:
+        return not p.anonymous
+    if p.anonymous:
+        return True  # as in S3: an unsigned request to an existing bucket is refused, not told it is missing
+    if p.tenant_id == resource.tenant or p.is_operator:
+        return True
+    bucket = resource.bucket
+    if bucket is None:
+        return False
+    if bucket.policy is not None:
+        if iam.is_public(bucket.policy) or (not p.anonymous and iam.grants_to_tenant(bucket.policy, p.tenant_id)):
+            return True
+    if bucket.acl is not None and bucket.ownership != "BucketOwnerEnforced":
+        if acls.acl_is_public(bucket.acl) or (req.canonical_id and acls.acl_grants_to(bucket.acl, req.canonical_id)):
+            return True
+    obj = resource.obj
+    if obj is not None and obj.acl is not None and bucket.ownership != "BucketOwnerEnforced":
+        if acls.acl_is_public(obj.acl) or (req.canonical_id and acls.acl_grants_to(obj.acl, req.canonical_id)):
+            return True
+    return False
