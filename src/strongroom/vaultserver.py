@@ -24,7 +24,8 @@ log = logging.getLogger("strongroom.vault")
 
 INTERNAL_TOKEN_ENV = "STRONGROOM__INTERNAL_TOKEN"
 UNSEAL_KEY_FILE = "unseal.key"
-ROOT_TENANT = "root"
+DEFAULT_TENANT = "default"  # the first tenant (its admin's credential is made at first unseal)
+OPERATOR_TENANT = "system"  # the operators' tenant: the vault's root namespace
 AUTO_UNSEAL_RETRY_SECONDS = 10.0
 
 
@@ -38,25 +39,43 @@ def make_seal_manager(settings: Settings, physical: SqlPhysicalStorage) -> SealM
     return SealManager(physical)
 
 
+def _credential_from_env(access_env: str, secret_env: str) -> tuple[str, str, bool]:
+    access = os.environ.get(access_env)
+    secret = os.environ.get(secret_env)
+    if access and secret:
+        return access, secret, False
+    alphabet = string.ascii_uppercase + string.digits
+    return "SR" + "".join(secrets.choice(alphabet) for _ in range(18)), secrets.token_urlsafe(30), True
+
+
+def _banner(label: str, access: str, secret: str) -> None:
+    print("=" * 72)
+    print(f"strongroom {label} S3 credentials (shown once; the secret is sealed in the vault):")
+    print(f"  access key: {access}")
+    print(f"  secret key: {secret}")
+    print("=" * 72, flush=True)
+
+
 def ensure_root_credentials(core: VaultCore) -> None:
-    """Once the vault is unsealed the first time: the root tenant's S3 credentials (printed once)."""
+    """At every unseal: upgrade data of the single-tenant version (idempotent). At the first: the first tenant's
+    namespace ``default`` and its admin's S3 credential, and the operators' (tenant ``system``) credential, each
+    taken from the environment or generated and printed once."""
+    core.upgrade()
     if core.count_credentials() > 0:
         return
-    access = os.environ.get("STRONGROOM_ROOT_ACCESS_KEY")
-    secret = os.environ.get("STRONGROOM_ROOT_SECRET_KEY")
-    generated = not access or not secret
+    core.create_namespace(DEFAULT_TENANT)
+    access, secret, generated = _credential_from_env("STRONGROOM_ROOT_ACCESS_KEY", "STRONGROOM_ROOT_SECRET_KEY")
+    core.put_credential(access, secret, DEFAULT_TENANT, "admin", bootstrap=True)
     if generated:
-        alphabet = string.ascii_uppercase + string.digits
-        access = "SR" + "".join(secrets.choice(alphabet) for _ in range(18))
-        secret = secrets.token_urlsafe(30)
-    assert access and secret
-    core.put_credential(access, secret, "default", "admin", bootstrap=True)
-    if generated:
-        print("=" * 72)
-        print("strongroom root S3 credentials (shown once; the secret is sealed in the vault):")
-        print(f"  access key: {access}")
-        print(f"  secret key: {secret}")
-        print("=" * 72, flush=True)
+        _banner("root (tenant default, user admin)", access, secret)
+    op_access, op_secret, op_generated = _credential_from_env(
+        "STRONGROOM_OPERATOR_ACCESS_KEY", "STRONGROOM_OPERATOR_SECRET_KEY"
+    )
+    if op_access == access:  # one access key cannot be both: the operator's is generated instead
+        op_access, op_secret, op_generated = _credential_from_env("", "")
+    core.put_credential(op_access, op_secret, OPERATOR_TENANT, "admin", bootstrap=True)
+    if op_generated:
+        _banner("operator (tenant system, user admin)", op_access, op_secret)
 
 
 def build_vault(settings: Settings) -> VaultCore:

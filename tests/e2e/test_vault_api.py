@@ -360,6 +360,7 @@ def test_transit_delete_key_refused_until_deletion_allowed(vault: hvac.Client) -
     t = vault.secrets.transit
     name = uid("del")
     t.create_key(name=name)
+    before = t.encrypt_data(name=name, plaintext=b64(b"old"))["data"]["ciphertext"]
     with pytest.raises(hvac.exceptions.InvalidRequest):
         t.delete_key(name=name)
     assert t.read_key(name=name)["data"]["name"] == name
@@ -369,8 +370,11 @@ def test_transit_delete_key_refused_until_deletion_allowed(vault: hvac.Client) -
     with pytest.raises(hvac.exceptions.InvalidPath):
         t.read_key(name=name)
     assert name not in t.list_keys()["data"]["keys"]
+    # the root token may create the key, so encrypt makes a new one (Vault's upsert): the old key stays gone
+    t.encrypt_data(name=name, plaintext=b64(b"new"))
+    assert t.read_key(name=name)["data"]["latest_version"] == 1
     with pytest.raises(hvac.exceptions.InvalidRequest):
-        t.encrypt_data(name=name, plaintext=b64(b"gone"))
+        t.decrypt_data(name=name, ciphertext=before)
 
 
 def test_transit_generate_data_key_plaintext_and_wrapped(vault: hvac.Client) -> None:

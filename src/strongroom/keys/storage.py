@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterable
 from typing import Protocol
 
-__all__ = ["MemoryStorage", "VaultStorage", "immediate_children"]
+__all__ = ["MemoryStorage", "PrefixedStorage", "VaultStorage", "immediate_children", "walk"]
 
 
 class VaultStorage(Protocol):
@@ -92,3 +92,45 @@ class MemoryStorage(VaultStorage):
         """A snapshot copy of every stored path and value."""
         with self._lock:
             return dict(self._data)
+
+
+class PrefixedStorage(VaultStorage):
+    """A :class:`VaultStorage` view of ``inner`` under ``prefix`` (a vault namespace's own subtree).
+
+    Every path is ``prefix + path`` in ``inner``; nothing outside the prefix can be read, written or listed, so an
+    engine built over it cannot reach another namespace's entries. Thread-safety is ``inner``'s.
+    """
+
+    def __init__(self, inner: VaultStorage, prefix: str) -> None:
+        if not prefix.endswith("/") or prefix.startswith("/") or "//" in prefix:
+            raise ValueError("prefix must be a relative folder path ending in '/'")
+        self._inner = inner
+        self.prefix = prefix
+
+    def _path(self, path: str) -> str:
+        if path.startswith("/") or ".." in path.split("/"):
+            raise ValueError("invalid storage path")
+        return self.prefix + path
+
+    def get(self, path: str) -> bytes | None:
+        return self._inner.get(self._path(path))
+
+    def put(self, path: str, value: bytes) -> None:
+        self._inner.put(self._path(path), value)
+
+    def delete(self, path: str) -> None:
+        self._inner.delete(self._path(path))
+
+    def list(self, prefix: str) -> list[str]:
+        return self._inner.list(self._path(prefix))
+
+
+def walk(storage: VaultStorage, prefix: str = "") -> list[str]:
+    """Every leaf path under ``prefix`` (depth first, sorted), through ``list``."""
+    found: list[str] = []
+    for child in storage.list(prefix):
+        if child.endswith("/"):
+            found.extend(walk(storage, prefix + child))
+        else:
+            found.append(prefix + child)
+    return found

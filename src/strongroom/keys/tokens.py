@@ -55,7 +55,7 @@ class TokenEntry:
     orphan: bool = False
     parent: str | None = None  # hash of the parent token
     num_uses: int = 0
-    tenant: str = "root"
+    tenant: str = ""  # the token's vault namespace; "" (or "root", as older versions stored it) is the root namespace
     id_hash: str = ""
     created_precise: float = 0.0  # creation_time is whole seconds (as Vault shows it); expiry uses this
 
@@ -65,6 +65,11 @@ class TokenEntry:
     @property
     def is_root(self) -> bool:
         return "root" in self.policies
+
+    @property
+    def namespace(self) -> str:
+        """The token's namespace name; "" is the root namespace."""
+        return "" if self.tenant in ("", "root") else self.tenant
 
     def expire_time(self) -> int | None:
         return self.creation_time + self.ttl if self.ttl else None
@@ -137,17 +142,27 @@ def parse_policy(text: str) -> list[Rule]:
     return rules
 
 
-class TokenStore:
-    """Tokens and policies in vault storage. Thread-safe as far as the storage is."""
+TENANT_ADMIN_POLICY_NAME = "tenant-admin"
+TENANT_ADMIN_POLICY = """
+path "*" { capabilities = ["create", "read", "update", "patch", "delete", "list", "sudo"] }
+"""
 
-    def __init__(self, storage: VaultStorage, clock: Callable[[], dt.datetime] = _now) -> None:
+
+class PolicyStore:
+    """ACL policies of one namespace in vault storage, and the capabilities they grant a token.
+
+    ``builtin`` policies (a namespace's ``tenant-admin``) are always present and can be neither changed nor deleted.
+    Thread-safe as far as the storage is.
+    """
+
+    def __init__(self, storage: VaultStorage, builtin: dict[str, str] | None = None) -> None:
         self.storage = storage
-        self.clock = clock
+        self.builtin = dict(builtin or {})
 
     # --- policies -------------------------------------------------------
     def put_policy(self, name: str, text: str) -> None:
-        if name in ("root",):
-            raise errors.InvalidRequest('cannot update "root" policy')
+        if name in ("root",) or name in self.builtin:
+            raise errors.InvalidRequest(f'cannot update "{name}" policy')
         parse_policy(text)
         self.storage.put(f"sys/policy/{name}", json.dumps({"name": name, "policy": text}).encode())
 
@@ -157,19 +172,22 @@ class TokenStore:
             return json.loads(raw)["policy"] if raw else DEFAULT_POLICY
         if name == "root":
             return ""
+        if name in self.builtin:
+            return self.builtin[name]
         raw = self.storage.get(f"sys/policy/{name}")
         return json.loads(raw)["policy"] if raw else None
 
     def delete_policy(self, name: str) -> None:
-        if name in ("root", "default"):
+        if name in ("root", "default") or name in self.builtin:
             raise errors.InvalidRequest(f'cannot delete "{name}" policy')
         self.storage.delete(f"sys/policy/{name}")
 
     def list_policies(self) -> list[str]:
         names = {n for n in self.storage.list("sys/policy/") if not n.endswith("/")}
-        return sorted(names | {"default", "root"})
+        return sorted(names | {"default", "root"} | set(self.builtin))
 
     def capabilities(self, entry: TokenEntry, path: str) -> set[str]:
+        """What ``entry``'s policies, as this store defines them, grant on ``path`` (``{"root"}`` for root)."""
         if entry.is_root:
             return {"root"}
         best: Rule | None = None
@@ -190,11 +208,26 @@ class TokenStore:
         caps = self.capabilities(entry, path)
         return "root" in caps or capability in caps
 
+
+class TokenStore(PolicyStore):
+    """Every namespace's tokens, and the root namespace's policies, in vault storage.
+
+    Tokens of every namespace live here (looked up by hash before the namespace is known); each records its
+    namespace, and ``auth/token/namespace/<ns>/<hash>`` indexes the tokens of child namespaces so deleting a
+    namespace revokes them. Thread-safe as far as the storage is.
+    """
+
+    def __init__(self, storage: VaultStorage, clock: Callable[[], dt.datetime] = _now) -> None:
+        super().__init__(storage)
+        self.clock = clock
+
     # --- tokens ---------------------------------------------------------
     def _save(self, token_hash: str, entry: TokenEntry) -> None:
         entry.id_hash = token_hash
         self.storage.put(f"auth/token/id/{token_hash}", json.dumps(asdict(entry)).encode())
         self.storage.put(f"auth/token/accessor/{entry.accessor}", token_hash.encode())
+        if entry.namespace:
+            self.storage.put(f"auth/token/namespace/{entry.namespace}/{token_hash}", b"1")
 
     def create(
         self,
@@ -209,7 +242,9 @@ class TokenStore:
         no_parent: bool = False,
         num_uses: int = 0,
         token_id: str | None = None,
+        namespace: str | None = None,
     ) -> tuple[str, TokenEntry]:
+        """A new token; it belongs to ``namespace`` if given, else to its parent's namespace (root without one)."""
         pols = sorted(set(policies or (parent.policies if parent else ["default"])))
         if parent is not None and not parent.is_root:
             missing = set(pols) - set(parent.policies) - {"default"}
@@ -232,7 +267,7 @@ class TokenStore:
             orphan=no_parent or parent is None,
             parent=None if (no_parent or parent is None) else parent.id_hash,
             num_uses=num_uses,
-            tenant=parent.tenant if parent else "root",
+            tenant=namespace if namespace is not None else (parent.namespace if parent else ""),
         )
         h = _hash(token)
         if self.storage.get(f"auth/token/id/{h}") is not None:
@@ -277,7 +312,15 @@ class TokenStore:
             self.storage.delete(f"auth/token/accessor/{entry.accessor}")
             if entry.parent:
                 self.storage.delete(f"auth/token/parent/{entry.parent}/{token_hash}")
+            if entry.namespace:
+                self.storage.delete(f"auth/token/namespace/{entry.namespace}/{token_hash}")
         self.storage.delete(f"auth/token/id/{token_hash}")
+
+    def revoke_namespace(self, namespace: str) -> None:
+        """Revoke every token of the child namespace ``namespace`` (it is being deleted)."""
+        for token_hash in self.storage.list(f"auth/token/namespace/{namespace}/"):
+            self._revoke_hash(token_hash)
+            self.storage.delete(f"auth/token/namespace/{namespace}/{token_hash}")
 
     def renew(self, entry: TokenEntry, increment: int | None) -> TokenEntry:
         if not entry.renewable:

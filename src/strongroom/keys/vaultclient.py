@@ -25,6 +25,7 @@ _ERRORS: dict[str, type[errors.StrongroomError]] = {
     "TransitKeyPendingDeletion": errors.KeyPendingDeletion,
     "TransitKeyDestroyed": errors.KeyDestroyed,
     "KeyStoreSealed": errors.KeyStoreSealed,
+    "DeleteConflict": errors.DeleteConflict,
 }
 
 
@@ -115,7 +116,7 @@ class VaultClient:
         return got
 
     def create_key(self, name: str, namespace: str, region: str) -> dict[str, Any]:
-        return self._request("POST", f"keys/{name}", namespace, json={"tenant": namespace, "region": region}) or {}
+        return self._request("POST", f"keys/{name}", namespace, json={"region": region}) or {}
 
     def kek(self, name: str, version: int | None, namespace: str) -> tuple[int, bytes]:
         params = {"version": str(version)} if version is not None else None
@@ -140,3 +141,20 @@ class VaultClient:
 
     def delete_credential(self, access_key: str) -> None:
         self._request("DELETE", f"credentials/{access_key}")
+
+    # --- tenants' namespaces ------------------------------------------------------------------------------------
+    def create_namespace(self, name: str) -> dict[str, Any]:
+        """Create the vault namespace of tenant ``name`` (idempotent): ``{"id", "path", "custom_metadata"}``."""
+        return self._request("POST", f"namespaces/{name}") or {}
+
+    def delete_namespace(self, name: str) -> None:
+        """Delete tenant ``name``'s namespace; DeleteConflict while it still holds keys or secrets."""
+        self._request("DELETE", f"namespaces/{name}")
+
+    def namespace_token(self, name: str, ttl: int, display_name: str) -> dict[str, Any]:
+        """A ``tenant-admin`` token of namespace ``name``: ``{"client_token", "accessor", "policies",
+        "lease_duration", "namespace"}`` (the token is a secret: never log it). NotFound without the namespace."""
+        got = self._request("POST", f"namespaces/{name}/token", json={"ttl": ttl, "display_name": display_name})
+        if got is None:
+            raise errors.NotFound(f"namespace {name} not found")
+        return got

@@ -10,22 +10,29 @@ import base64
 import datetime as dt
 import json
 import logging
+import secrets
+import string
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from strongroom.core import errors
+from strongroom.keys import namespaces as ns
 from strongroom.keys.kv import KVv2Engine
+from strongroom.keys.namespaces import Namespace
 from strongroom.keys.seal import InitResult, SealManager, SealStatus
-from strongroom.keys.storage import VaultStorage
-from strongroom.keys.tokens import TokenEntry, TokenStore
+from strongroom.keys.storage import VaultStorage, walk
+from strongroom.keys.tokens import TENANT_ADMIN_POLICY, TENANT_ADMIN_POLICY_NAME, TokenEntry, TokenStore
 from strongroom.keys.transit import TransitEngine
 from strongroom.metadata.repository import Repository
 
 log = logging.getLogger("strongroom.vault")
 
 CREDENTIALS_PREFIX = "strongroom/credentials/"
+NAMESPACES_PREFIX = "sys/namespaces/"
+TRANSIT_KEYS_PREFIX = "transit/keys/"
+LEGACY_TENANT = "default"  # the tenant that data of the single-tenant version ("root") belongs to
 
 
 @dataclass(frozen=True)
@@ -49,9 +56,99 @@ class VaultCore:
         self.seal_manager = seal
         self.on_unsealed = on_unsealed
         self._lock = threading.RLock()
-        self.transit = TransitEngine(seal.barrier)
-        self.kv = KVv2Engine(seal.barrier, mount="secret")
         self.tokens = TokenStore(seal.barrier)
+        self.root = Namespace(ns.ROOT, seal.barrier)
+        self.root.policies = self.tokens  # the root namespace's policies are the token store's own
+        self._namespaces: dict[str, Namespace] = {}
+
+    @property
+    def transit(self) -> TransitEngine:
+        """The root namespace's transit engine."""
+        return self.root.transit
+
+    @property
+    def kv(self) -> KVv2Engine:
+        """The root namespace's KV v2 engine."""
+        return self.root.kv
+
+    # --- namespaces -----------------------------------------------------
+    def namespace(self, name: str) -> Namespace:
+        """The namespace ``name`` ("" = root); NotFound when no such child namespace exists."""
+        if name == ns.ROOT:
+            return self.root
+        ns.check_name(name)
+        with self._lock:
+            if self.seal_manager.barrier.get(NAMESPACES_PREFIX + name) is None:
+                self._namespaces.pop(name, None)
+                raise errors.NotFound(f"namespace {name} not found")
+            got = self._namespaces.get(name)
+            if got is None:
+                got = self._namespaces[name] = Namespace.child(self.seal_manager.barrier, name)
+            return got
+
+    def namespace_info(self, name: str) -> dict[str, Any] | None:
+        """``{"id", "path", "custom_metadata"}`` of a child namespace, or None."""
+        raw = self.seal_manager.barrier.get(NAMESPACES_PREFIX + ns.check_name(name))
+        return None if raw is None else dict(json.loads(raw))
+
+    def list_namespaces(self) -> list[str]:
+        return [n for n in self.seal_manager.barrier.list(NAMESPACES_PREFIX) if not n.endswith("/")]
+
+    def create_namespace(self, name: str, custom_metadata: dict[str, str] | None = None) -> dict[str, Any]:
+        """Create the child namespace ``name`` with its built-in ``tenant-admin`` policy; idempotent."""
+        ns.check_name(name)
+        with self._lock:
+            existing = self.namespace_info(name)
+            if existing is not None:
+                return existing
+            alphabet = string.ascii_letters + string.digits
+            info = {
+                "id": "".join(secrets.choice(alphabet) for _ in range(5)),
+                "path": f"{name}/",
+                "custom_metadata": dict(custom_metadata or {}),
+            }
+            self.seal_manager.barrier.put(NAMESPACES_PREFIX + name, json.dumps(info).encode())
+            created = self.namespace(name)
+            created.storage.put(
+                f"sys/policy/{TENANT_ADMIN_POLICY_NAME}",
+                json.dumps({"name": TENANT_ADMIN_POLICY_NAME, "policy": TENANT_ADMIN_POLICY}).encode(),
+            )
+            return info
+
+    def delete_namespace(self, name: str) -> None:
+        """Delete an empty child namespace: its policies and tokens go with it. Conflict while it holds transit
+        keys or KV secrets; a missing namespace is not an error."""
+        ns.check_name(name)
+        with self._lock:
+            if self.namespace_info(name) is None:
+                return
+            target = self.namespace(name)
+            if not target.is_empty():
+                raise errors.DeleteConflict(
+                    f"namespace {name} still holds transit keys or KV secrets; delete them before the namespace"
+                )
+            self.tokens.revoke_namespace(name)
+            for path in walk(target.storage):
+                target.storage.delete(path)
+            self.seal_manager.barrier.delete(NAMESPACES_PREFIX + name)
+            self._namespaces.pop(name, None)
+
+    def namespaces(self) -> list[Namespace]:
+        """The root namespace and every child namespace."""
+        found = [self.root]
+        for name in self.list_namespaces():
+            try:
+                found.append(self.namespace(name))
+            except errors.NotFound:
+                continue
+        return found
+
+    def maybe_auto_rotate(self) -> list[str]:
+        """Rotate due keys in every namespace; returns ``ns/key`` names (the root namespace's without prefix)."""
+        rotated: list[str] = []
+        for space in self.namespaces():
+            rotated.extend(space.path + name for name in space.transit.maybe_auto_rotate())
+        return rotated
 
     # --- seal -----------------------------------------------------------
     def status(self) -> SealStatus:
@@ -129,19 +226,98 @@ class VaultCore:
     def count_credentials(self) -> int:
         return len(self.seal_manager.barrier.list(CREDENTIALS_PREFIX))
 
+    # --- upgrade from the single-namespace vault --------------------------
+    def upgrade(self) -> list[str]:
+        """Move data written before namespaces existed into its tenant's namespace; idempotent, run at unseal.
+
+        * credential records of tenant ``root`` become tenant ``default`` (user ``admin``);
+        * every credential's tenant other than ``system`` gets its namespace;
+        * root-namespace transit keys whose policy names a tenant other than ``system`` (``root`` meaning
+          ``default``) move into that tenant's namespace with every version, state and setting: read (decrypted)
+          and written again through the barrier under the new path (the barrier binds the path as AAD); the old
+          entry is deleted last. A key whose name is already taken in the target namespace stays where it is.
+
+        Returns what was done, one line per change.
+        """
+        done: list[str] = []
+        barrier = self.seal_manager.barrier
+        with self._lock:
+            for access_key in barrier.list(CREDENTIALS_PREFIX):
+                if access_key.endswith("/"):
+                    continue
+                record = self.get_credential(access_key)
+                if record is None:
+                    continue
+                if record.get("tenant") == "root":
+                    record.update(tenant=LEGACY_TENANT, user="admin")
+                    barrier.put(CREDENTIALS_PREFIX + access_key, json.dumps(record).encode())
+                    done.append(f"credential {access_key}: tenant root -> {LEGACY_TENANT}")
+                tenant = str(record.get("tenant") or "")
+                if tenant != ns.SYSTEM_TENANT and ns.NAME_RE.fullmatch(tenant) and self.namespace_info(tenant) is None:
+                    self.create_namespace(tenant)
+                    done.append(f"namespace {tenant} created")
+            for name in barrier.list(TRANSIT_KEYS_PREFIX):
+                if name.endswith("/"):
+                    continue
+                old_path = TRANSIT_KEYS_PREFIX + name
+                raw = barrier.get(old_path)
+                if raw is None:
+                    continue
+                policy = json.loads(raw)
+                tenant = str(policy.get("tenant") or "root")
+                if tenant == ns.SYSTEM_TENANT:
+                    continue
+                target = LEGACY_TENANT if tenant == "root" else tenant
+                try:
+                    ns.check_name(target)
+                except errors.InvalidRequest:
+                    log.warning("transit key %s: tenant %r is not a namespace name; left in place", name, tenant)
+                    continue
+                if self.namespace_info(target) is None:
+                    self.create_namespace(target)
+                    done.append(f"namespace {target} created")
+                space = self.namespace(target)
+                policy["tenant"] = target
+                moved = json.dumps(policy, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+                current = space.storage.get(old_path)
+                if current is not None and current != moved:
+                    log.warning(
+                        "transit key %s: namespace %s already has a key of that name; left in place", name, target
+                    )
+                    continue
+                if current is None:
+                    space.storage.put(old_path, moved)
+                barrier.delete(old_path)
+                done.append(f"transit key {name}: moved into namespace {target}")
+        for line in done:
+            log.info("upgrade: %s", line)
+        return done
+
     # --- the object store's view of transit keys -------------------------
-    def kek(self, name: str, version: int | None) -> dict[str, Any]:
+    def key_info(self, name: str, namespace: str = ns.ROOT) -> dict[str, Any]:
+        """A key's read shape in ``namespace``; its ``tenant`` is the namespace's (internal API only)."""
+        space = self._key_namespace(name, namespace)
+        return {**space.transit.read_key(name), "tenant": space.tenant}
+
+    def kek(self, name: str, version: int | None, namespace: str = ns.ROOT) -> dict[str, Any]:
         """KEK material for wrapping object DEKs (internal API only)."""
-        got_version, material = self.transit.kek_material(name, version)
-        info = self.transit.read_key(name)
+        space = self._key_namespace(name, namespace)
+        got_version, material = space.transit.kek_material(name, version)
+        info = space.transit.read_key(name)
         return {
             "name": name,
             "version": got_version,
             "material": base64.b64encode(material).decode(),
-            "tenant": info.get("tenant", "root"),
+            "tenant": space.tenant,
             "region": info.get("region", "local"),
             "state": info.get("state", "enabled"),
         }
+
+    def _key_namespace(self, name: str, namespace: str) -> Namespace:
+        try:
+            return self.namespace(namespace)
+        except errors.NotFound:
+            raise errors.TransitKeyNotFound(f"key {name} not found") from None
 
 
 def require_unsealed(core: VaultCore) -> None:

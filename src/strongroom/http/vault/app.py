@@ -11,7 +11,6 @@ import base64
 import binascii
 import datetime as dt
 import hmac
-import inspect
 import json
 import logging
 import re
@@ -27,8 +26,11 @@ from starlette.types import Receive, Scope, Send
 
 from strongroom import __version__
 from strongroom.core import errors
+from strongroom.http.vault import fields as f
 from strongroom.http.vault.errors import VaultHTTPError, from_domain, permission_denied
-from strongroom.keys.tokens import TokenEntry
+from strongroom.keys import namespaces as ns
+from strongroom.keys.namespaces import Namespace, operator_may
+from strongroom.keys.tokens import TENANT_ADMIN_POLICY_NAME, TokenEntry
 from strongroom.service.vault import VaultCore
 
 log = logging.getLogger("strongroom.vault.http")
@@ -48,6 +50,14 @@ class Call:
     raw_token: str | None
     request_id: str
     internal: bool = False
+    namespace: str = ns.ROOT  # the namespace X-Vault-Namespace selects ("" = root)
+    ns: Namespace | None = None  # that namespace, once the token may act in it (authenticated routes)
+
+    @property
+    def space(self) -> Namespace:
+        """The request's namespace (authenticated routes only)."""
+        assert self.ns is not None
+        return self.ns
 
 
 Handler = Callable[["VaultApp", Call, re.Match[str]], Any]
@@ -77,14 +87,6 @@ def envelope(data: Any = None, *, auth: Any = None, request_id: str = "", warnin
 
 def json_response(body: Any, status: int = 200) -> Response:
     return Response(json.dumps(body, separators=(",", ":")).encode(), status_code=status, media_type="application/json")
-
-
-def _call(fn: Callable[..., Any], **kwargs: Any) -> Any:
-    """Call fn with the kwargs it accepts (Vault bodies carry fields an operation may not use)."""
-    params = inspect.signature(fn).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return fn(**kwargs)
-    return fn(**{k: v for k, v in kwargs.items() if k in params})
 
 
 def _b64(value: Any, field: str) -> bytes:
@@ -143,7 +145,7 @@ class VaultApp:
             if self.core.sealed:
                 continue
             try:
-                rotated = await anyio.to_thread.run_sync(self.core.transit.maybe_auto_rotate)
+                rotated = await anyio.to_thread.run_sync(self.core.maybe_auto_rotate)
                 if rotated:
                     log.info("auto-rotated %d key(s)", len(rotated))
             except errors.StrongroomError:
@@ -187,6 +189,7 @@ class VaultApp:
         if not raw_token and auth.lower().startswith("bearer "):
             raw_token = auth[7:].strip()
         call = Call(op, vpath, body, query, None, raw_token, str(uuid.uuid4()))
+        call.namespace = ns.normalize(request.headers.get("x-vault-namespace"))
         if vpath.startswith("strongroom/internal/"):
             if not self.internal_token or not raw_token or not hmac.compare_digest(raw_token, self.internal_token):
                 raise permission_denied()
@@ -215,18 +218,42 @@ class VaultApp:
         raise VaultHTTPError(404, [f'no handler for route "{vpath}". route entry not found.'])
 
     def authorized(self, call: Call) -> bool:
-        assert call.token is not None
-        caps = self.core.tokens.capabilities(call.token, call.path)
+        """May the call's token act on its path in the request's namespace? Sets ``call.ns`` when it may.
+
+        A child-namespace token works only in its own namespace. A root-namespace token works in the root
+        namespace and, within :func:`~strongroom.keys.namespaces.operator_may`, in child namespaces; its policies
+        then apply to ``<namespace>/<path>``, as Vault evaluates them. ``sys/namespaces`` is for root-namespace
+        tokens with root or sudo.
+        """
+        token = call.token
+        assert token is not None
+        if token.namespace not in (ns.ROOT, call.namespace):
+            return False
+        if token.namespace == ns.ROOT and call.namespace != ns.ROOT and not operator_may(call.method, call.path):
+            return False
+        try:
+            call.ns = self.core.namespace(call.namespace)
+        except errors.NotFound:
+            return False
+        caps = self.capabilities(token, call.path, call.namespace)
         if "root" in caps:
             return True
         if "deny" in caps:
             return False
+        if call.path == "sys/namespaces" or call.path.startswith("sys/namespaces/"):
+            return token.namespace == ns.ROOT and "sudo" in caps
         if call.path.startswith("sys/") and call.path.split("/")[1] in ("seal", "rotate", "policy", "policies"):
             if call.method == "update" or call.method == "delete":
                 return "sudo" in caps and (call.method in caps or "update" in caps)
         if call.method == "update":
             return "update" in caps or "create" in caps
         return call.method in caps
+
+    def capabilities(self, token: TokenEntry, path: str, namespace: str) -> set[str]:
+        """What ``token``'s policies (in the token's own namespace) grant on ``path`` of ``namespace``."""
+        if token.namespace == namespace:
+            return self.core.namespace(namespace).policies.capabilities(token, path)
+        return self.core.tokens.capabilities(token, f"{namespace}/{path}")
 
 
 # --- sys ------------------------------------------------------------------------------------------
@@ -367,14 +394,14 @@ def sys_ui_mount(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
 
 @route("list,read", r"sys/(policy|policies/acl)")
 def sys_policy_list(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    names = app.core.tokens.list_policies()
+    names = call.space.policies.list_policies()
     data = {"policies": names, "keys": names}
     return envelope(data, request_id=call.request_id) | data
 
 
 @route("read", r"sys/(?:policy|policies/acl)/(?P<name>[^/]+)")
 def sys_policy_read(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    text = app.core.tokens.get_policy(m["name"])
+    text = call.space.policies.get_policy(m["name"])
     if text is None:
         raise VaultHTTPError(404, [])
     data = {"name": m["name"], "rules": text, "policy": text}
@@ -388,13 +415,58 @@ def sys_policy_write(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
         text = json.dumps(text)
     if not isinstance(text, str) or not text.strip():
         raise VaultHTTPError(400, ["'policy' parameter not supplied or empty"])
-    app.core.tokens.put_policy(m["name"], text)
+    call.space.policies.put_policy(m["name"], text)
     return None
 
 
 @route("delete", r"sys/(?:policy|policies/acl)/(?P<name>[^/]+)")
 def sys_policy_delete(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    app.core.tokens.delete_policy(m["name"])
+    call.space.policies.delete_policy(m["name"])
+    return None
+
+
+# --- sys/namespaces ---------------------------------------------------------------------------------------------
+
+
+def _namespace_data(info: dict[str, Any]) -> dict[str, Any]:
+    return {"id": info["id"], "path": info["path"], "custom_metadata": info.get("custom_metadata") or {}}
+
+
+def _root_only(call: Call) -> None:
+    if call.namespace != ns.ROOT:
+        raise VaultHTTPError(400, ["nested namespaces are not supported"])
+
+
+@route("list", r"sys/namespaces")
+def sys_namespaces_list(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    _root_only(call)
+    infos = [info for name in app.core.list_namespaces() if (info := app.core.namespace_info(name)) is not None]
+    if not infos:
+        raise VaultHTTPError(404, [])
+    data = {"keys": [i["path"] for i in infos], "key_info": {i["path"]: _namespace_data(i) for i in infos}}
+    return _data(call, data)
+
+
+@route("read", r"sys/namespaces/(?P<name>[^/]+)")
+def sys_namespace_read(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    _root_only(call)
+    info = app.core.namespace_info(m["name"])
+    if info is None:
+        raise VaultHTTPError(404, [])
+    return _data(call, _namespace_data(info))
+
+
+@route("update", r"sys/namespaces/(?P<name>[^/]+)")
+def sys_namespace_create(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    _root_only(call)
+    custom = f.pick(call.body, {"custom_metadata": f.mapping}).get("custom_metadata")
+    return _data(call, _namespace_data(app.core.create_namespace(m["name"], custom)))
+
+
+@route("delete", r"sys/namespaces/(?P<name>[^/]+)")
+def sys_namespace_delete(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    _root_only(call)
+    app.core.delete_namespace(m["name"])
     return None
 
 
@@ -435,7 +507,7 @@ def token_lookup_self(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
 def token_lookup(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
     token = call.body.get("token")
     entry = app.core.tokens.lookup(str(token)) if token else None
-    if entry is None:
+    if entry is None or entry.namespace != call.namespace:
         raise VaultHTTPError(403, ["bad token"])
     return envelope(_token_data(entry, str(token)), request_id=call.request_id)
 
@@ -469,6 +541,7 @@ def token_create(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
         no_parent=bool(m["orphan"]) or bool(b.get("no_parent", False)),
         num_uses=int(b.get("num_uses") or 0),
         token_id=b.get("id") or None,
+        namespace=call.namespace,
     )
     auth = {
         "client_token": token,
@@ -490,7 +563,9 @@ def token_revoke(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
     token = call.body.get("token")
     if not token:
         raise VaultHTTPError(400, ["missing token"])
-    app.core.tokens.revoke(str(token))
+    entry = app.core.tokens.lookup(str(token))
+    if entry is not None and entry.namespace == call.namespace:
+        app.core.tokens.revoke(str(token))
     return None
 
 
@@ -503,7 +578,9 @@ def token_revoke_self(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
 
 @route("update", r"auth/token/revoke-accessor")
 def token_revoke_accessor(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    app.core.tokens.revoke_accessor(str(call.body.get("accessor", "")))
+    entry = app.core.tokens.lookup_accessor(str(call.body.get("accessor", "")))
+    if entry is not None and entry.namespace == call.namespace:
+        app.core.tokens.revoke_accessor(entry.accessor)
     return None
 
 
@@ -528,9 +605,13 @@ def _data(call: Call, data: Any) -> dict[str, Any]:
     return envelope(data, request_id=call.request_id)
 
 
+def _with_alg(body: dict[str, Any], alg: str | None, field: str) -> dict[str, Any]:
+    return {**body, field: alg} if alg else body
+
+
 @route("list", r"transit/keys")
 def transit_list(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    data = app.core.transit.list_keys()
+    data = call.space.transit.list_keys()
     keys = data["keys"] if isinstance(data, dict) else list(data)
     if not keys:
         raise VaultHTTPError(404, [])
@@ -539,104 +620,102 @@ def transit_list(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
 
 @route("update", r"transit/keys/(?P<name>[^/]+)")
 def transit_create(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    b = dict(call.body)
-    if "auto_rotate_period" in b:
-        b["auto_rotate_period"] = _duration(b["auto_rotate_period"])
-    _call(
-        app.core.transit.create_key,
-        name=m["name"],
-        type=b.pop("type", "aes256-gcm96"),
-        tenant=call.token.tenant if call.token else "root",
-        **b,
-    )
+    space = call.space
+    space.transit.create_key(m["name"], tenant=space.tenant, **f.pick(call.body, f.TRANSIT_CREATE))
     return None
 
 
 @route("read", r"transit/keys/(?P<name>[^/]+)")
 def transit_read(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    return _data(call, app.core.transit.read_key(m["name"]))
+    return _data(call, call.space.transit.read_key(m["name"]))
 
 
 @route("delete", r"transit/keys/(?P<name>[^/]+)")
 def transit_delete(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    app.core.transit.delete_key(m["name"])
+    call.space.transit.delete_key(m["name"])
     return None
 
 
 @route("update", r"transit/keys/(?P<name>[^/]+)/config")
 def transit_config(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    b = dict(call.body)
-    if "auto_rotate_period" in b:
-        b["auto_rotate_period"] = _duration(b["auto_rotate_period"])
-    out = _call(app.core.transit.update_config, **{**b, "name": m["name"]})
+    out = call.space.transit.update_config(m["name"], **f.pick(call.body, f.TRANSIT_CONFIG))
     return _data(call, out) if isinstance(out, dict) else None
 
 
 @route("update", r"transit/keys/(?P<name>[^/]+)/rotate")
 def transit_rotate(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    out = app.core.transit.rotate(m["name"])
+    out = call.space.transit.rotate(m["name"])
     return _data(call, out) if isinstance(out, dict) else None
 
 
 @route("update", r"transit/keys/(?P<name>[^/]+)/trim")
 def transit_trim(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    out = _call(app.core.transit.trim, **{**call.body, "name": m["name"]})
+    body = f.pick(call.body, f.TRANSIT_TRIM)
+    if "min_available_version" not in body:
+        raise VaultHTTPError(400, ["missing min_available_version"])
+    out = call.space.transit.trim(m["name"], **body)
     return _data(call, out) if isinstance(out, dict) else None
 
 
 @route("read", r"transit/export/(?P<type>[^/]+)/(?P<name>[^/]+)(?:/(?P<version>[^/]+))?")
 def transit_export(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    return _data(
-        call, _call(app.core.transit.export, name=m["name"], type=m["type"], key_type=m["type"], version=m["version"])
-    )
+    return _data(call, call.space.transit.export(m["name"], m["type"], m["version"]))
+
+
+def _may_create_key(app: VaultApp, call: Call, name: str) -> bool:
+    """Encrypt creates a missing key (Vault's upsert) only for a token with ``create`` on ``transit/keys/<name>``."""
+    assert call.token is not None
+    caps = app.capabilities(call.token, f"transit/keys/{name}", call.namespace)
+    return "root" in caps or ("create" in caps and "deny" not in caps)
 
 
 @route("update", r"transit/(?P<op>encrypt|decrypt|rewrap)/(?P<name>[^/]+)")
 def transit_crypt(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
     from strongroom.keys.transit import batch_response_status
 
-    fn = getattr(app.core.transit, m["op"])
-    data = _call(fn, **{**call.body, "name": m["name"]})
-    status = 200 if m["op"] == "rewrap" else batch_response_status(data, call.body.get("partial_failure_response_code"))
+    transit, name, op = call.space.transit, m["name"], m["op"]
+    if op == "encrypt":
+        body = f.pick(call.body, f.TRANSIT_ENCRYPT, rename={"type": "key_type"})
+        data = transit.encrypt(name, upsert=_may_create_key(app, call, name), tenant=call.space.tenant, **body)
+    elif op == "decrypt":
+        data = transit.decrypt(name, **f.pick(call.body, f.TRANSIT_DECRYPT))
+    else:
+        data = transit.rewrap(name, **f.pick(call.body, f.TRANSIT_REWRAP))
+    code = f.integer("partial_failure_response_code", call.body.get("partial_failure_response_code"))
+    status = 200 if op == "rewrap" else batch_response_status(data, code)
     return json_response(_data(call, data), status)
 
 
 @route("update", r"transit/datakey/(?P<kind>plaintext|wrapped)/(?P<name>[^/]+)")
 def transit_datakey(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    return _data(call, _call(app.core.transit.generate_data_key, **{**call.body, "name": m["name"], "kind": m["kind"]}))
+    body = f.pick(call.body, f.TRANSIT_DATAKEY)
+    return _data(call, call.space.transit.generate_data_key(m["name"], kind=m["kind"], **body))
 
 
 @route("update", r"transit/hmac/(?P<name>[^/]+)(?:/(?P<alg>[^/]+))?")
 def transit_hmac(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    body = dict(call.body)
-    if m["alg"]:
-        body["algorithm"] = m["alg"]
-    return _data(call, _call(app.core.transit.hmac, **{**body, "name": m["name"]}))
+    body = _with_alg(f.pick(call.body, f.TRANSIT_HMAC), m["alg"], "algorithm")
+    return _data(call, call.space.transit.hmac(m["name"], **body))
 
 
 @route("update", r"transit/sign/(?P<name>[^/]+)(?:/(?P<alg>[^/]+))?")
 def transit_sign(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    body = dict(call.body)
-    if m["alg"]:
-        body["hash_algorithm"] = m["alg"]
-    return _data(call, _call(app.core.transit.sign, **{**body, "name": m["name"]}))
+    body = _with_alg(f.pick(call.body, f.TRANSIT_SIGN), m["alg"], "hash_algorithm")
+    return _data(call, call.space.transit.sign(m["name"], **body))
 
 
 @route("update", r"transit/verify/(?P<name>[^/]+)(?:/(?P<alg>[^/]+))?")
 def transit_verify(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    body = dict(call.body)
-    if "hmac" in body:
-        if m["alg"]:
-            body["algorithm"] = m["alg"]
-        return _data(call, _call(app.core.transit.verify_hmac, **{**body, "name": m["name"]}))
-    if m["alg"]:
-        body["hash_algorithm"] = m["alg"]
-    return _data(call, _call(app.core.transit.verify, **{**body, "name": m["name"]}))
+    if "hmac" in call.body:
+        body = _with_alg(f.pick(call.body, f.TRANSIT_VERIFY_HMAC), m["alg"], "algorithm")
+        return _data(call, call.space.transit.verify_hmac(m["name"], **body))
+    body = _with_alg(f.pick(call.body, f.TRANSIT_VERIFY), m["alg"], "hash_algorithm")
+    return _data(call, call.space.transit.verify(m["name"], **body))
 
 
 @route("update", r"transit/random(?:/(?P<a>[^/]+))?(?:/(?P<b>[^/]+))?")
 def transit_random(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    body = dict(call.body)
+    body = f.pick(call.body, f.TRANSIT_RANDOM, rename={"bytes": "num_bytes"})
     for part in (m["a"], m["b"]):
         if part is None:
             continue
@@ -644,9 +723,7 @@ def transit_random(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
             body["num_bytes"] = int(part)
         elif part in ("base64", "hex"):
             body["format"] = part
-    if "bytes" in body:
-        body["num_bytes"] = body.pop("bytes")
-    return _data(call, _call(app.core.transit.random, **body))
+    return _data(call, call.space.transit.random(**body))
 
 
 # --- strongroom key lifecycle extensions ------------------------------------------------------------
@@ -658,44 +735,36 @@ def transit_random(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
     r"purge-protection)",
 )
 def sr_key_lifecycle(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    t = app.core.transit
+    t = call.space.transit
     name, op = m["name"], m["op"]
     if op == "disable":
         out = t.disable(name)
     elif op == "enable":
         out = t.enable(name)
     elif op == "schedule-deletion":
-        out = _call(t.schedule_deletion, name=name, days=int(call.body.get("days", 30)))
+        days = f.integer("days", call.body.get("days"))
+        out = t.schedule_deletion(name, days=30 if days is None else days)
     elif op == "cancel-deletion":
         out = t.cancel_deletion(name)
     elif op == "destroy":
-        out = _call(t.destroy, name=name, force=bool(call.body.get("force", False)))
+        out = t.destroy(name, force=f.boolean("force", call.body.get("force", False)))
     else:
         out = t.enable_purge_protection(name)
     return _data(call, out) if isinstance(out, dict) else None
 
 
-@route("update", r"strongroom/credentials/(?P<ak>[^/]+)")
-def sr_credential_create(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    """Operators (root or sudo on this path) create tenants' S3 credentials; they are sealed in the barrier."""
-    secret = call.body.get("secret")
-    tenant = call.body.get("tenant")
-    if not isinstance(secret, str) or len(secret) < 16 or not isinstance(tenant, str) or not tenant:
-        raise VaultHTTPError(400, ["secret (16+ characters) and tenant are required"])
-    if app.core.get_credential(m["ak"]) is not None:
-        raise VaultHTTPError(400, ["access key already exists"])
-    app.core.put_credential(m["ak"], secret, tenant)
-    return None
+def _bucket(app: VaultApp, call: Call, name: str) -> Any:
+    """The bucket ``name`` if it belongs to the request namespace's tenant (its keys live there); else 404."""
+    bucket = app.core.repo.get_bucket(name) if app.core.repo is not None else None
+    if bucket is None or bucket.tenant_id != call.space.tenant:
+        raise VaultHTTPError(404, [])
+    return bucket
 
 
 @route("read", r"strongroom/buckets/(?P<name>[^/]+)")
 def sr_bucket(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    """Where a bucket lives and which key protects it (operators: root or a policy on this path)."""
-    if app.core.repo is None:
-        raise VaultHTTPError(404, [])
-    bucket = app.core.repo.get_bucket(m["name"])
-    if bucket is None or (call.token is not None and not call.token.is_root and bucket.tenant_id != call.token.tenant):
-        raise VaultHTTPError(404, [])
+    """Where a bucket of the namespace's tenant lives and which key protects it."""
+    bucket = _bucket(app, call, m["name"])
     return _data(
         call,
         {
@@ -717,16 +786,14 @@ def sr_bucket_rewrap(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
 
     from strongroom.service.rewrap import rewrap_bucket
 
-    if app.core.repo is None:
-        raise VaultHTTPError(404, [])
-    bucket = app.core.repo.get_bucket(m["name"])
-    if bucket is None or (call.token is not None and not call.token.is_root and bucket.tenant_id != call.token.tenant):
-        raise VaultHTTPError(404, [])
+    _bucket(app, call, m["name"])
     repo = app.core.repo
+    assert repo is not None
+    transit = call.space.transit
 
     def lines() -> Any:
         try:
-            for p in rewrap_bucket(repo, app.core.transit, m["name"]):
+            for p in rewrap_bucket(repo, transit, m["name"]):
                 yield json.dumps(p.__dict__).encode() + b"\n"
         except errors.StrongroomError as exc:
             yield json.dumps({"error": exc.message}).encode() + b"\n"
@@ -734,28 +801,75 @@ def sr_bucket_rewrap(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
     return StreamingResponse(lines(), media_type="application/x-ndjson")
 
 
+# --- internal API (S3 gateways, with the per-start internal token); X-Vault-Namespace selects the tenant ---------
+
+
 @route("read", r"strongroom/internal/kek/(?P<name>[^/]+)")
 def sr_internal_kek(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    version = call.query.get("version")
-    return _data(call, app.core.kek(m["name"], int(version) if version else None))
+    version = f.integer("version", call.query.get("version"))
+    return _data(call, app.core.kek(m["name"], version, call.namespace))
 
 
 @route("read", r"strongroom/internal/keyinfo/(?P<name>[^/]+)")
 def sr_internal_keyinfo(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    return _data(call, app.core.transit.read_key(m["name"]))
+    return _data(call, app.core.key_info(m["name"], call.namespace))
+
+
+def _existing(app: VaultApp, name: str) -> Namespace:
+    try:
+        return app.core.namespace(name)
+    except errors.NotFound:
+        raise VaultHTTPError(400, [f"namespace {name or 'root'} does not exist"]) from None
 
 
 @route("update", r"strongroom/internal/keys/(?P<name>[^/]+)")
 def sr_internal_create(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    b = call.body
-    _call(
-        app.core.transit.create_key,
-        name=m["name"],
-        type="aes256-gcm96",
-        tenant=b.get("tenant", "root"),
-        region=b.get("region", "local"),
+    """A bucket's or customer's key in the header's namespace; only ``region`` is read from the body."""
+    space = _existing(app, call.namespace)
+    region = f.string("region", call.body.get("region")) or "local"
+    space.transit.create_key(m["name"], type="aes256-gcm96", tenant=space.tenant, region=region)
+    return _data(call, app.core.key_info(m["name"], call.namespace))
+
+
+@route("update", r"strongroom/internal/namespaces/(?P<name>[^/]+)")
+def sr_internal_namespace_create(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    """Create a tenant's namespace (idempotent)."""
+    return _data(call, _namespace_data(app.core.create_namespace(m["name"])))
+
+
+@route("delete", r"strongroom/internal/namespaces/(?P<name>[^/]+)")
+def sr_internal_namespace_delete(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    """Delete a tenant's namespace; refused (DeleteConflict, 400) while it holds keys or secrets."""
+    app.core.delete_namespace(m["name"])
+    return None
+
+
+@route("update", r"strongroom/internal/namespaces/(?P<name>[^/]+)/token")
+def sr_internal_namespace_token(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    """A token of the namespace with its built-in ``tenant-admin`` policy (every capability in the namespace)."""
+    name = ns.check_name(m["name"])
+    if app.core.namespace_info(name) is None:
+        raise errors.NotFound(f"namespace {name} not found")
+    ttl = f.integer("ttl", call.body.get("ttl"))
+    display_name = f.string("display_name", call.body.get("display_name")) or "tenant-admin"
+    token, entry = app.core.tokens.create(
+        policies=[TENANT_ADMIN_POLICY_NAME],
+        parent=None,
+        ttl=max(0, ttl or 0),
+        display_name=display_name,
+        renewable=False,
+        namespace=name,
     )
-    return _data(call, app.core.transit.read_key(m["name"]))
+    return _data(
+        call,
+        {
+            "client_token": token,
+            "accessor": entry.accessor,
+            "policies": entry.policies,
+            "lease_duration": entry.ttl,
+            "namespace": name,
+        },
+    )
 
 
 @route("read", r"strongroom/internal/credentials/(?P<ak>[^/]+)")
@@ -776,9 +890,11 @@ def sr_internal_credential(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
 
 @route("update", r"strongroom/internal/credentials/(?P<ak>[^/]+)")
 def sr_internal_credential_put(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    app.core.put_credential(
-        m["ak"], str(call.body["secret"]), str(call.body["tenant"]), str(call.body.get("user") or "admin")
-    )
+    secret = f.string("secret", call.body.get("secret"))
+    tenant = f.string("tenant", call.body.get("tenant"))
+    if not secret or not tenant:
+        raise VaultHTTPError(400, ["secret and tenant are required"])
+    app.core.put_credential(m["ak"], secret, tenant, f.string("user", call.body.get("user")) or "admin")
     return None
 
 
@@ -805,12 +921,12 @@ def sr_internal_status(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
 
 @route("read", r"secret/config")
 def kv_read_config(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    return _data(call, app.core.kv.read_config())
+    return _data(call, call.space.kv.read_config())
 
 
 @route("update", r"secret/config")
 def kv_config(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    _call(app.core.kv.configure, **call.body)
+    call.space.kv.configure(**f.pick(call.body, f.KV_CONFIG))
     return None
 
 
@@ -818,7 +934,7 @@ def kv_config(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
 def kv_read(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
     version = call.query.get("version")
     try:
-        return _data(call, app.core.kv.read(m["path"], int(version) if version else None))
+        return _data(call, call.space.kv.read(m["path"], int(version) if version else None))
     except errors.KVVersionDeleted as exc:
         return json_response(_data(call, exc.data), 404)
 
@@ -830,19 +946,19 @@ def kv_write(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
     data = call.body.get("data")
     if not isinstance(data, dict):
         raise VaultHTTPError(400, ["no data provided"])
-    return _data(call, app.core.kv.create_or_update(m["path"], data, None if cas is None else int(cas)))
+    return _data(call, call.space.kv.create_or_update(m["path"], data, None if cas is None else int(cas)))
 
 
 @route("patch", r"secret/data/(?P<path>.+)")
 def kv_patch(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
     options = call.body.get("options") or {}
     cas = options.get("cas") if isinstance(options, dict) else None
-    return _data(call, app.core.kv.patch(m["path"], call.body.get("data"), None if cas is None else int(cas)))
+    return _data(call, call.space.kv.patch(m["path"], call.body.get("data"), None if cas is None else int(cas)))
 
 
 @route("delete", r"secret/data/(?P<path>.+)")
 def kv_delete_latest(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    app.core.kv.delete_latest(m["path"])
+    call.space.kv.delete_latest(m["path"])
     return None
 
 
@@ -852,9 +968,9 @@ def kv_versions_op(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
     if not versions:
         raise VaultHTTPError(400, ["no version number provided"])
     fn = {
-        "delete": app.core.kv.delete_versions,
-        "undelete": app.core.kv.undelete_versions,
-        "destroy": app.core.kv.destroy_versions,
+        "delete": call.space.kv.delete_versions,
+        "undelete": call.space.kv.undelete_versions,
+        "destroy": call.space.kv.destroy_versions,
     }[m["op"]]
     fn(m["path"], versions)
     return None
@@ -862,7 +978,7 @@ def kv_versions_op(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
 
 @route("list", r"secret/metadata(?:/(?P<path>.*))?")
 def kv_list(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    out = app.core.kv.list(m["path"] or "")
+    out = call.space.kv.list(m["path"] or "")
     keys = out.get("keys") if isinstance(out, dict) else out
     if not keys:
         raise VaultHTTPError(404, [])
@@ -871,22 +987,22 @@ def kv_list(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
 
 @route("read", r"secret/metadata/(?P<path>.+)")
 def kv_read_metadata(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    return _data(call, app.core.kv.read_metadata(m["path"]))
+    return _data(call, call.space.kv.read_metadata(m["path"]))
 
 
 @route("update", r"secret/metadata/(?P<path>.+)")
 def kv_update_metadata(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    _call(app.core.kv.update_metadata, path=m["path"], **call.body)
+    call.space.kv.update_metadata(m["path"], **f.pick(call.body, f.KV_METADATA))
     return None
 
 
 @route("patch", r"secret/metadata/(?P<path>.+)")
 def kv_patch_metadata(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    _call(app.core.kv.patch_metadata, path=m["path"], **call.body)
+    call.space.kv.patch_metadata(m["path"], **f.pick(call.body, f.KV_METADATA))
     return None
 
 
 @route("delete", r"secret/metadata/(?P<path>.+)")
 def kv_delete_metadata(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    app.core.kv.delete_metadata(m["path"])
+    call.space.kv.delete_metadata(m["path"])
     return None
