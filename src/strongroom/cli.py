@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import ssl
@@ -16,16 +15,46 @@ from strongroom.config import Settings, load_settings
 app = typer.Typer(help="strongroom: an S3-compatible object store that seals every object twice.", no_args_is_help=True)
 key_app = typer.Typer(help="Customer keys in the key vault (transit keys; SSE-S3 and SSE-KMS).", no_args_is_help=True)
 operator_app = typer.Typer(help="Vault operator: init, unseal, seal, status, rotate.", no_args_is_help=True)
-cred_app = typer.Typer(help="S3 credentials (sealed in the vault).", no_args_is_help=True)
+cred_app = typer.Typer(help="Shorthand: S3 credentials for a tenant's user.", no_args_is_help=True)
+tenant_app = typer.Typer(help="Tenants (operators).", no_args_is_help=True)
+user_app = typer.Typer(help="Users of a tenant, and their identity policies.", no_args_is_help=True)
+user_policy_app = typer.Typer(help="A user's identity policy (IAM JSON).", no_args_is_help=True)
+group_app = typer.Typer(help="Groups of users, and their identity policies.", no_args_is_help=True)
+group_policy_app = typer.Typer(help="A group's identity policy (IAM JSON).", no_args_is_help=True)
+group_member_app = typer.Typer(help="Members of a group.", no_args_is_help=True)
+accesskey_app = typer.Typer(help="S3 access keys of users (the secret is sealed in the vault).", no_args_is_help=True)
+vault_app = typer.Typer(help="Your tenant's vault namespace.", no_args_is_help=True)
 app.add_typer(key_app, name="key")
 app.add_typer(operator_app, name="operator")
 app.add_typer(cred_app, name="credential")
+app.add_typer(tenant_app, name="tenant")
+app.add_typer(user_app, name="user")
+user_app.add_typer(user_policy_app, name="policy")
+app.add_typer(group_app, name="group")
+group_app.add_typer(group_policy_app, name="policy")
+group_app.add_typer(group_member_app, name="member")
+app.add_typer(accesskey_app, name="accesskey")
+app.add_typer(vault_app, name="vault")
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="strongroom.toml to read")]
 DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="data directory (default ./strongroom-data)")]
 AddrOpt = Annotated[str | None, typer.Option("--vault-addr", envvar="VAULT_ADDR", help="vault URL")]
 TokenOpt = Annotated[str | None, typer.Option("--token", envvar="VAULT_TOKEN", help="vault token")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
+TenantOpt = Annotated[
+    str, typer.Option("--tenant", envvar="STRONGROOM_TENANT", help="tenant (vault namespace) the key lives in")
+]
+EndpointOpt = Annotated[
+    str | None, typer.Option("--endpoint", envvar="STRONGROOM_ENDPOINT", help="S3/admin endpoint URL")
+]
+AccessOpt = Annotated[str | None, typer.Option("--access-key", envvar="AWS_ACCESS_KEY_ID", help="your access key")]
+SecretOpt = Annotated[
+    str | None, typer.Option("--secret-key", envvar="AWS_SECRET_ACCESS_KEY", help="your secret key", show_default=False)
+]
+CaOpt = Annotated[
+    str | None,
+    typer.Option("--ca-bundle", envvar="STRONGROOM_CA_BUNDLE", help="CA to trust (PEM); default: the data dir's CA"),
+]
 
 
 @app.command()
@@ -73,7 +102,7 @@ def vault_server() -> None:
 
 
 class Vault:
-    def __init__(self, settings: Settings, addr: str | None, token: str | None) -> None:
+    def __init__(self, settings: Settings, addr: str | None, token: str | None, namespace: str | None = None) -> None:
         import httpx
 
         from strongroom.tls import client_context
@@ -87,6 +116,8 @@ class Vault:
             verify = client_context(ca)
         token = token or os.environ.get("STRONGROOM_ROOT_TOKEN")
         headers = {"x-vault-token": token} if token else {}
+        if namespace and namespace != "system":
+            headers["x-vault-namespace"] = namespace
         self.http = httpx.Client(verify=verify, headers=headers, timeout=60)
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None, ok404: bool = False) -> Any:
@@ -101,8 +132,10 @@ class Vault:
         return data
 
 
-def _vault(config: Path | None, data_dir: Path | None, addr: str | None, token: str | None) -> Vault:
-    return Vault(load_settings(config, data_dir=data_dir), addr, token)
+def _vault(
+    config: Path | None, data_dir: Path | None, addr: str | None, token: str | None, tenant: str | None = None
+) -> Vault:
+    return Vault(load_settings(config, data_dir=data_dir), addr, token, tenant)
 
 
 def _print(obj: Any, as_json: bool, text: str) -> None:
@@ -119,13 +152,14 @@ def key_create(
     data_dir: DataDirOpt = None,
     vault_addr: AddrOpt = None,
     token: TokenOpt = None,
+    tenant: TenantOpt = "default",
     key_type: Annotated[str, typer.Option("--type", help="transit key type")] = "aes256-gcm96",
     region: Annotated[str | None, typer.Option(help="region the key lives in (default: the default region)")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create a key (usable with SSE-KMS: x-amz-server-side-encryption-aws-kms-key-id: NAME)."""
     settings = load_settings(config, data_dir=data_dir)
-    v = Vault(settings, vault_addr, token)
+    v = Vault(settings, vault_addr, token, tenant)
     v.call("POST", f"transit/keys/{name}", {"type": key_type, "region": region or settings.default_region})
     info = v.call("GET", f"transit/keys/{name}")["data"]
     _print(
@@ -141,10 +175,11 @@ def key_list(
     data_dir: DataDirOpt = None,
     vault_addr: AddrOpt = None,
     token: TokenOpt = None,
+    tenant: TenantOpt = "default",
     as_json: JsonOpt = False,
 ) -> None:
     """List keys."""
-    v = _vault(config, data_dir, vault_addr, token)
+    v = _vault(config, data_dir, vault_addr, token, tenant)
     got = v.call("LIST", "transit/keys", ok404=True)
     names = (got.get("data") or {}).get("keys", [])
     rows = [v.call("GET", f"transit/keys/{n}")["data"] for n in names]
@@ -166,10 +201,11 @@ def key_show(
     data_dir: DataDirOpt = None,
     vault_addr: AddrOpt = None,
     token: TokenOpt = None,
+    tenant: TenantOpt = "default",
     as_json: JsonOpt = False,
 ) -> None:
     """Show one key."""
-    info = _vault(config, data_dir, vault_addr, token).call("GET", f"transit/keys/{name}")["data"]
+    info = _vault(config, data_dir, vault_addr, token, tenant).call("GET", f"transit/keys/{name}")["data"]
     _print(info, as_json, "\n".join(f"{k}: {v}" for k, v in sorted(info.items())))
 
 
@@ -181,10 +217,11 @@ def key_rotate(
     data_dir: DataDirOpt = None,
     vault_addr: AddrOpt = None,
     token: TokenOpt = None,
+    tenant: TenantOpt = "default",
     as_json: JsonOpt = False,
 ) -> None:
     """Add a new version; new objects use it, old ones stay readable (`key rewrap` moves them)."""
-    v = _vault(config, data_dir, vault_addr, token)
+    v = _vault(config, data_dir, vault_addr, token, tenant)
     if bucket:
         name = v.call("GET", f"strongroom/buckets/{bucket}")["data"]["key"]
     if not name:
@@ -201,12 +238,13 @@ def key_rewrap(
     data_dir: DataDirOpt = None,
     vault_addr: AddrOpt = None,
     token: TokenOpt = None,
+    tenant: TenantOpt = "default",
     as_json: JsonOpt = False,
 ) -> None:
     """Rewrap every object's data key under the latest key version. No data blob is rewritten."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    v = _vault(config, data_dir, vault_addr, token)
+    v = _vault(config, data_dir, vault_addr, token, tenant)
     final: dict[str, Any] = {}
     with v.http.stream("POST", f"{v.url}/v1/strongroom/buckets/{bucket}/rewrap", json={}) as r:
         if r.status_code >= 400:
@@ -243,8 +281,9 @@ def _lifecycle(
     token: str | None,
     as_json: bool,
     text: str,
+    tenant: str = "default",
 ) -> None:
-    out = _vault(config, data_dir, addr, token).call("POST", f"strongroom/keys/{name}/{op}", body)
+    out = _vault(config, data_dir, addr, token, tenant).call("POST", f"strongroom/keys/{name}/{op}", body)
     data = out.get("data") or {}
     _print(data, as_json, text if not data.get("signature") else text + "\n" + json.dumps(data, indent=2))
 
@@ -256,10 +295,11 @@ def key_disable(
     data_dir: DataDirOpt = None,
     vault_addr: AddrOpt = None,
     token: TokenOpt = None,
+    tenant: TenantOpt = "default",
     as_json: JsonOpt = False,
 ) -> None:
     """Disable: every read and write under the key is refused until it is enabled."""
-    _lifecycle(name, "disable", {}, config, data_dir, vault_addr, token, as_json, f"disabled {name}")
+    _lifecycle(name, "disable", {}, config, data_dir, vault_addr, token, as_json, f"disabled {name}", tenant)
 
 
 @key_app.command("enable")
@@ -269,10 +309,11 @@ def key_enable(
     data_dir: DataDirOpt = None,
     vault_addr: AddrOpt = None,
     token: TokenOpt = None,
+    tenant: TenantOpt = "default",
     as_json: JsonOpt = False,
 ) -> None:
     """Enable a disabled key."""
-    _lifecycle(name, "enable", {}, config, data_dir, vault_addr, token, as_json, f"enabled {name}")
+    _lifecycle(name, "enable", {}, config, data_dir, vault_addr, token, as_json, f"enabled {name}", tenant)
 
 
 @key_app.command("schedule-deletion")
@@ -283,6 +324,7 @@ def key_schedule_deletion(
     data_dir: DataDirOpt = None,
     vault_addr: AddrOpt = None,
     token: TokenOpt = None,
+    tenant: TenantOpt = "default",
     as_json: JsonOpt = False,
 ) -> None:
     """Schedule destruction after a waiting period (cancellable until then)."""
@@ -296,6 +338,7 @@ def key_schedule_deletion(
         token,
         as_json,
         f"{name} is pending deletion in {days} days",
+        tenant,
     )
 
 
@@ -306,6 +349,7 @@ def key_cancel_deletion(
     data_dir: DataDirOpt = None,
     vault_addr: AddrOpt = None,
     token: TokenOpt = None,
+    tenant: TenantOpt = "default",
     as_json: JsonOpt = False,
 ) -> None:
     """Cancel a scheduled deletion (the key is left disabled, as AWS KMS does)."""
@@ -319,6 +363,7 @@ def key_cancel_deletion(
         token,
         as_json,
         f"deletion of {name} cancelled; the key is disabled",
+        tenant,
     )
 
 
@@ -329,6 +374,7 @@ def key_purge_protect(
     data_dir: DataDirOpt = None,
     vault_addr: AddrOpt = None,
     token: TokenOpt = None,
+    tenant: TenantOpt = "default",
     as_json: JsonOpt = False,
 ) -> None:
     """Turn on purge protection (irreversible): no early or forced destruction, no deletion of the key."""
@@ -342,6 +388,7 @@ def key_purge_protect(
         token,
         as_json,
         f"purge protection is on for {name} (irreversible)",
+        tenant,
     )
 
 
@@ -353,6 +400,7 @@ def key_destroy(
     data_dir: DataDirOpt = None,
     vault_addr: AddrOpt = None,
     token: TokenOpt = None,
+    tenant: TenantOpt = "default",
     as_json: JsonOpt = False,
 ) -> None:
     """Destroy (crypto-shred): every object under the key becomes unreadable for good. Prints a signed certificate."""
@@ -366,6 +414,7 @@ def key_destroy(
         token,
         as_json,
         f"destroyed {name}; deletion certificate:",
+        tenant,
     )
 
 
@@ -441,34 +490,555 @@ def operator_rotate(
     typer.echo(f"Success! Rotated key; new term {v.call('GET', 'sys/key-status').get('term')}")
 
 
-# --- credentials -------------------------------------------------------------------------------------------
+# --- the admin API: tenants, users, groups, access keys ----------------------------------------------------------
+
+
+def _admin(data_dir: Path | None, endpoint: str | None, access: str | None, secret: str | None, ca: str | None) -> Any:
+    """A signed client of the admin API: endpoint and CA from the flags, the environment or the data directory's
+    run/s3.json; credentials from --access-key/--secret-key or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY."""
+    from strongroom.http.admin.client import AdminClient
+    from strongroom.tls import client_context
+
+    settings = load_settings(None, data_dir=data_dir)
+    run = settings.data_dir / "run" / "s3.json"
+    info: dict[str, str] = json.loads(run.read_text()) if run.exists() else {}
+    url = endpoint or info.get("url") or f"https://localhost:{settings.port}"
+    ca_file = ca or info.get("ca") or str(settings.tls_dir / "ca.pem")
+    if not access or not secret:
+        typer.echo(
+            "Error: no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or --access-key).", err=True
+        )
+        raise typer.Exit(2)
+    verify: ssl.SSLContext | bool = True
+    if url.startswith("https") and ca_file and Path(ca_file).exists():
+        verify = client_context(ca_file)
+    return AdminClient(url, access, secret, verify)
+
+
+def _call(client: Any, method: str, path: str, body: Any = None, raw: bytes | None = None) -> Any:
+    from strongroom.http.admin.client import AdminError
+
+    try:
+        return client.request(method, path, body, raw)
+    except AdminError as exc:
+        typer.echo(f"Error: {exc.code}: {exc.message}", err=True)
+        raise typer.Exit(1 if exc.status == 404 else 2) from None
+
+
+def _split(ref: str, what: str = "user") -> tuple[str, str]:
+    tenant, sep, name = ref.partition("/")
+    if not sep or not tenant or not name:
+        raise typer.BadParameter(f"name the {what} as TENANT/{what.upper()}")
+    return tenant, name
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str], as_json: bool, title: str = "") -> None:
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, sort_keys=True, default=str))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(*columns, title=title or None)
+    for row in rows:
+        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+    Console().print(table)
+
+
+def _show(obj: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(obj, indent=2, sort_keys=True, default=str))
+        return
+    width = max((len(k) for k in obj), default=0)
+    for k, v in obj.items():
+        typer.echo(f"{k.ljust(width)}  {json.dumps(v) if isinstance(v, dict | list) else v}")
+
+
+AdminOpts = tuple[Path | None, str | None, str | None, str | None, str | None]
+
+
+@tenant_app.command("create")
+def tenant_create(
+    name: str,
+    admin_user: Annotated[str, typer.Option("--admin", help="name of the tenant's first admin user")] = "admin",
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a tenant, its vault namespace and its first admin with an access key (shown once)."""
+    out = _call(
+        _admin(data_dir, endpoint, access_key, secret_key, ca_bundle),
+        "POST",
+        "/tenants",
+        {"name": name, "admin": admin_user},
+    )
+    if as_json:
+        typer.echo(json.dumps(out, indent=2, sort_keys=True))
+        return
+    key = out["access_key"]
+    typer.echo(f"created tenant {name}; its admin {key['user']} has this access key (shown once, hand it over):")
+    typer.echo(f"  access key: {key['access_key_id']}\n  secret key: {key['secret_access_key']}")
+
+
+@tenant_app.command("list")
+def tenant_list(
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List tenants."""
+    rows = _call(_admin(data_dir, endpoint, access_key, secret_key, ca_bundle), "GET", "/tenants")
+    _table(rows, ["name", "created_at", "canonical_id"], as_json)
+
+
+@tenant_app.command("show")
+def tenant_show(
+    name: str,
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show one tenant (with its tenant-wide public access block)."""
+    _show(_call(_admin(data_dir, endpoint, access_key, secret_key, ca_bundle), "GET", f"/tenants/{name}"), as_json)
+
+
+@tenant_app.command("delete")
+def tenant_delete(
+    name: str,
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete an empty tenant (no buckets, no keys or secrets left), with its users and access keys."""
+    _call(_admin(data_dir, endpoint, access_key, secret_key, ca_bundle), "DELETE", f"/tenants/{name}")
+    _print({"deleted": name}, as_json, f"deleted tenant {name}")
+
+
+@tenant_app.command("public-access-block")
+def tenant_pab(
+    name: str,
+    off: Annotated[bool, typer.Option("--off", help="lift the tenant-wide block (all four settings off)")] = False,
+    on: Annotated[bool, typer.Option("--on", help="put the tenant-wide block back (all four settings on)")] = False,
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show, or with --on / --off set, the tenant-wide public access block (on for new tenants)."""
+    client = _admin(data_dir, endpoint, access_key, secret_key, ca_bundle)
+    path = f"/tenants/{name}/public-access-block"
+    if on or off:
+        value = bool(on)
+        names = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+        out = _call(client, "PUT", path, {n: value for n in names})
+    else:
+        out = _call(client, "GET", path)
+    _show(out, as_json)
+
+
+@user_app.command("create")
+def user_create(
+    ref: Annotated[str, typer.Argument(metavar="TENANT/USER")],
+    admin: Annotated[bool, typer.Option("--admin", help="an admin of the tenant (every right in it)")] = False,
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a user (a member, with no rights until a policy grants some; or --admin)."""
+    tenant, name = _split(ref)
+    out = _call(
+        _admin(data_dir, endpoint, access_key, secret_key, ca_bundle),
+        "POST",
+        f"/tenants/{tenant}/users",
+        {"name": name, "admin": admin},
+    )
+    _show(out, as_json)
+
+
+@user_app.command("list")
+def user_list(
+    tenant: str,
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List a tenant's users."""
+    rows = _call(_admin(data_dir, endpoint, access_key, secret_key, ca_bundle), "GET", f"/tenants/{tenant}/users")
+    _table(rows, ["name", "admin", "groups", "has_policy", "created_at"], as_json, f"users of {tenant}")
+
+
+@user_app.command("show")
+def user_show(
+    ref: Annotated[str, typer.Argument(metavar="TENANT/USER")],
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show one user."""
+    tenant, name = _split(ref)
+    client = _admin(data_dir, endpoint, access_key, secret_key, ca_bundle)
+    _show(_call(client, "GET", f"/tenants/{tenant}/users/{name}"), as_json)
+
+
+@user_app.command("delete")
+def user_delete(
+    ref: Annotated[str, typer.Argument(metavar="TENANT/USER")],
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete a user with its access keys."""
+    tenant, name = _split(ref)
+    _call(_admin(data_dir, endpoint, access_key, secret_key, ca_bundle), "DELETE", f"/tenants/{tenant}/users/{name}")
+    _print({"deleted": ref}, as_json, f"deleted user {ref}")
+
+
+def _policy_command(kind: str, op: str, ref: str, file: Path | None, opts: AdminOpts, as_json: bool) -> None:
+    tenant, name = _split(ref, kind)
+    client = _admin(*opts)
+    path = f"/tenants/{tenant}/{kind}s/{name}/policy"
+    if op == "put":
+        if file is None:
+            raise typer.BadParameter("name the policy FILE (JSON)")
+        _call(client, "PUT", path, raw=file.read_bytes())
+        _print({"policy": "set", kind: ref}, as_json, f"policy of {kind} {ref} set")
+    elif op == "get":
+        typer.echo(json.dumps(_call(client, "GET", path), indent=2))
+    else:
+        _call(client, "DELETE", path)
+        _print({"policy": "deleted", kind: ref}, as_json, f"policy of {kind} {ref} deleted")
+
+
+@user_policy_app.command("put")
+def user_policy_put(
+    ref: Annotated[str, typer.Argument(metavar="TENANT/USER")],
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="IAM JSON policy document")],
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Set the user's identity policy (replaces the previous one)."""
+    _policy_command("user", "put", ref, file, (data_dir, endpoint, access_key, secret_key, ca_bundle), as_json)
+
+
+@user_policy_app.command("get")
+def user_policy_get(
+    ref: Annotated[str, typer.Argument(metavar="TENANT/USER")],
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
+) -> None:
+    """Print the user's identity policy."""
+    _policy_command("user", "get", ref, None, (data_dir, endpoint, access_key, secret_key, ca_bundle), True)
+
+
+@user_policy_app.command("delete")
+def user_policy_delete(
+    ref: Annotated[str, typer.Argument(metavar="TENANT/USER")],
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove the user's identity policy."""
+    _policy_command("user", "delete", ref, None, (data_dir, endpoint, access_key, secret_key, ca_bundle), as_json)
+
+
+@group_app.command("create")
+def group_create(
+    ref: Annotated[str, typer.Argument(metavar="TENANT/GROUP")],
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a group."""
+    tenant, name = _split(ref, "group")
+    client = _admin(data_dir, endpoint, access_key, secret_key, ca_bundle)
+    _show(_call(client, "POST", f"/tenants/{tenant}/groups", {"name": name}), as_json)
+
+
+@group_app.command("list")
+def group_list(
+    tenant: str,
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List a tenant's groups."""
+    rows = _call(_admin(data_dir, endpoint, access_key, secret_key, ca_bundle), "GET", f"/tenants/{tenant}/groups")
+    _table(rows, ["name", "members", "has_policy", "created_at"], as_json, f"groups of {tenant}")
+
+
+@group_app.command("delete")
+def group_delete(
+    ref: Annotated[str, typer.Argument(metavar="TENANT/GROUP")],
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete a group (its members stay)."""
+    tenant, name = _split(ref, "group")
+    _call(_admin(data_dir, endpoint, access_key, secret_key, ca_bundle), "DELETE", f"/tenants/{tenant}/groups/{name}")
+    _print({"deleted": ref}, as_json, f"deleted group {ref}")
+
+
+@group_member_app.command("add")
+def group_member_add(
+    ref: Annotated[str, typer.Argument(metavar="TENANT/GROUP")],
+    user: str,
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a user of the tenant to the group."""
+    tenant, name = _split(ref, "group")
+    client = _admin(data_dir, endpoint, access_key, secret_key, ca_bundle)
+    _call(client, "PUT", f"/tenants/{tenant}/groups/{name}/members/{user}")
+    _print({"group": ref, "added": user}, as_json, f"added {user} to {ref}")
+
+
+@group_member_app.command("remove")
+def group_member_remove(
+    ref: Annotated[str, typer.Argument(metavar="TENANT/GROUP")],
+    user: str,
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove a user from the group."""
+    tenant, name = _split(ref, "group")
+    client = _admin(data_dir, endpoint, access_key, secret_key, ca_bundle)
+    _call(client, "DELETE", f"/tenants/{tenant}/groups/{name}/members/{user}")
+    _print({"group": ref, "removed": user}, as_json, f"removed {user} from {ref}")
+
+
+@group_policy_app.command("put")
+def group_policy_put(
+    ref: Annotated[str, typer.Argument(metavar="TENANT/GROUP")],
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="IAM JSON policy document")],
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Set the group's identity policy (its members get it)."""
+    _policy_command("group", "put", ref, file, (data_dir, endpoint, access_key, secret_key, ca_bundle), as_json)
+
+
+@group_policy_app.command("get")
+def group_policy_get(
+    ref: Annotated[str, typer.Argument(metavar="TENANT/GROUP")],
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
+) -> None:
+    """Print the group's identity policy."""
+    _policy_command("group", "get", ref, None, (data_dir, endpoint, access_key, secret_key, ca_bundle), True)
+
+
+@group_policy_app.command("delete")
+def group_policy_delete(
+    ref: Annotated[str, typer.Argument(metavar="TENANT/GROUP")],
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove the group's identity policy."""
+    _policy_command("group", "delete", ref, None, (data_dir, endpoint, access_key, secret_key, ca_bundle), as_json)
+
+
+def _new_key(ref: str, opts: AdminOpts, as_json: bool) -> None:
+    tenant, name = _split(ref)
+    out = _call(_admin(*opts), "POST", f"/tenants/{tenant}/users/{name}/access-keys")
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "user": out["user"],
+                    "access_key_id": out["access_key_id"],
+                    "secret_access_key": out["secret_access_key"],
+                }
+            )
+        )
+        return
+    typer.echo(f"access key for {out['user']} (the secret is shown once):")
+    typer.echo(f"  access key: {out['access_key_id']}\n  secret key: {out['secret_access_key']}")
+
+
+@accesskey_app.command("create")
+def accesskey_create(
+    ref: Annotated[str, typer.Argument(metavar="TENANT/USER")],
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A new access key for a user (at most two per user); the secret is printed once."""
+    _new_key(ref, (data_dir, endpoint, access_key, secret_key, ca_bundle), as_json)
+
+
+@accesskey_app.command("list")
+def accesskey_list(
+    ref: Annotated[str | None, typer.Argument(metavar="[TENANT/USER | TENANT]")] = None,
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List access keys of a user, of a tenant, or (no argument) of your own tenant."""
+    client = _admin(data_dir, endpoint, access_key, secret_key, ca_bundle)
+    if ref is None:
+        ref = _call(client, "GET", "/whoami")["tenant"]
+    assert ref is not None
+    if "/" in ref:
+        tenant, name = _split(ref)
+        rows = _call(client, "GET", f"/tenants/{tenant}/users/{name}/access-keys")
+    else:
+        rows = _call(client, "GET", f"/tenants/{ref}/access-keys")
+    _table(rows, ["access_key_id", "user", "status", "created_at", "last_used_at"], as_json)
+
+
+def _key_status(key_id: str, status: str | None, opts: AdminOpts, as_json: bool) -> None:
+    client = _admin(*opts)
+    if status is None:
+        _call(client, "DELETE", f"/access-keys/{key_id}")
+        _print({"deleted": key_id}, as_json, f"deleted access key {key_id}")
+        return
+    out = _call(client, "PATCH", f"/access-keys/{key_id}", {"status": status})
+    _print(out, as_json, f"access key {key_id} is {out['status']}")
+
+
+@accesskey_app.command("disable")
+def accesskey_disable(
+    key_id: str,
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Disable a key: every request signed with it is refused (within a second on every gateway)."""
+    _key_status(key_id, "Inactive", (data_dir, endpoint, access_key, secret_key, ca_bundle), as_json)
+
+
+@accesskey_app.command("enable")
+def accesskey_enable(
+    key_id: str,
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Enable a disabled key."""
+    _key_status(key_id, "Active", (data_dir, endpoint, access_key, secret_key, ca_bundle), as_json)
+
+
+@accesskey_app.command("delete")
+def accesskey_delete(
+    key_id: str,
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete a key (its secret leaves the vault)."""
+    _key_status(key_id, None, (data_dir, endpoint, access_key, secret_key, ca_bundle), as_json)
 
 
 @cred_app.command("create")
 def credential_create(
-    tenant: Annotated[str, typer.Option(help="tenant the credential belongs to")],
-    access_key: Annotated[str | None, typer.Option("--access-key")] = None,
-    secret_key: Annotated[str | None, typer.Option("--secret-key")] = None,
-    config: ConfigOpt = None,
+    tenant: Annotated[str, typer.Option(help="tenant of the user")] = "default",
+    user: Annotated[str, typer.Option(help="user the key is for")] = "admin",
     data_dir: DataDirOpt = None,
-    vault_addr: AddrOpt = None,
-    token: TokenOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Create S3 credentials for a tenant (the secret is sealed in the vault; shown once)."""
-    import secrets
-    import string
+    """Shorthand for `accesskey create TENANT/USER`."""
+    _new_key(f"{tenant}/{user}", (data_dir, endpoint, access_key, secret_key, ca_bundle), as_json)
 
-    ak = access_key or "SR" + "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(18))
-    sk = secret_key or base64.urlsafe_b64encode(secrets.token_bytes(30)).decode()
-    _vault(config, data_dir, vault_addr, token).call(
-        "POST", f"strongroom/credentials/{ak}", {"secret": sk, "tenant": tenant}
+
+@vault_app.command("token")
+def vault_token(
+    ttl: Annotated[int, typer.Option(help="lifetime in seconds")] = 3600,
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A vault token for your tenant's namespace (tenant admins): use it with VAULT_NAMESPACE=<tenant>."""
+    out = _call(
+        _admin(data_dir, endpoint, access_key, secret_key, ca_bundle), "POST", "/vault/token", {"ttl_seconds": ttl}
     )
-    _print(
-        {"access_key": ak, "secret_key": sk, "tenant": tenant},
-        as_json,
-        f"access key: {ak}\nsecret key: {sk}\ntenant: {tenant}",
-    )
+    _print(out, as_json, f"token: {out['token']}\nnamespace: {out['namespace']}\nttl: {out['ttl_seconds']} s")
 
 
 def main() -> None:

@@ -107,9 +107,11 @@ def serve(settings: Settings) -> None:
     os.environ[INTERNAL_TOKEN_ENV] = secrets.token_urlsafe(32)
     run_dir = settings.data_dir / "run"
     run_dir.mkdir(exist_ok=True, mode=0o700)
-    (run_dir / "vault.json").write_text(
-        json.dumps({"url": settings.vault_endpoint, "ca": str(settings.vault_ca_file() or "")})
-    )
+    ca_file = settings.vault_ca_file()
+    ca = str(ca_file.resolve()) if ca_file is not None else ""
+    (run_dir / "vault.json").write_text(json.dumps({"url": settings.vault_endpoint, "ca": ca}))
+    host = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0", "::", "::1") else settings.host  # noqa: S104
+    (run_dir / "s3.json").write_text(json.dumps({"url": f"{scheme}://{host}:{settings.port}", "ca": ca}))
     vault = subprocess.Popen([sys.executable, "-m", "strongroom.vaultserver"], preexec_fn=_die_with_parent)
     try:
         _wait_for_vault(settings, vault)

@@ -11,9 +11,12 @@ from starlette.types import Receive, Scope, Send
 
 from strongroom.bootstrap import build_runtime
 from strongroom.config import load_settings
+from strongroom.http.admin.app import PREFIX as ADMIN_PREFIX
+from strongroom.http.admin.app import create_admin_app
 from strongroom.http.s3.app import S3App
 from strongroom.service.objects import GARBAGE_GRACE_SECONDS, collect_garbage
 from strongroom.service.runtime import Runtime
+from strongroom.service.tenants import TenantService
 from strongroom.storage import sweep_orphans
 
 log = logging.getLogger("strongroom")
@@ -37,12 +40,17 @@ class StrongroomApp:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self.s3 = S3App(rt)
+        self.tenants = TenantService(rt, self.s3.access)
+        self.admin = create_admin_app(self.s3.access, self.tenants, self.s3)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self.lifespan(receive, send)
             return
         if scope["type"] != "http":
+            return
+        if scope["path"].startswith(ADMIN_PREFIX + "/") or scope["path"] == ADMIN_PREFIX:
+            await self.admin(scope, receive, send)
             return
         await self.s3(scope, receive, send)
 

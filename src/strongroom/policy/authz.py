@@ -9,9 +9,9 @@ documented logic (IAM policy evaluation, and S3's user / bucket / object context
    tenant out can be undone, as with an AWS account root).
 2. Operators (tenant ``system``) are refused every action on another tenant's buckets and objects, whatever any
    policy or ACL says: they run the service and cannot read customer data (the lockbox will be the only exception).
-3. Within the resource's own tenant: admins may do anything; members need an ``Allow`` from their identity policies
-   or from a bucket policy statement naming them (or everyone). ACLs grant nothing to the own tenant's users (the
-   tenant owns every object of its buckets anyway).
+3. Within the resource's own tenant: admins may do anything; members need an ``Allow`` from their identity policies,
+   from a bucket policy statement naming them (or everyone: naming only their tenant grants them nothing, as in
+   AWS), or from an ACL grant to everyone (AllUsers, AuthenticatedUsers).
 4. From another tenant, or anonymously: the resource side must allow it (a bucket policy statement naming the
    principal, its tenant or everyone; or an ACL grant to the principal's tenant, to AuthenticatedUsers or to
    AllUsers) AND, for a member of the other tenant, its own identity policy must allow it too.
@@ -125,9 +125,7 @@ def decide(req: Requester, action: str, resource: Resource) -> Decision:
         action=action,
         resource=resource.arn,
         principal_arn=p.arn,
-        # a bucket policy naming a tenant (its root ARN or bare name) grants that tenant's users nothing within the
-        # same tenant: they need their own identity policy, as IAM users of the bucket's own account do
-        principal_tenant=None if (p.anonymous or same_tenant) else p.tenant_id,
+        principal_tenant=None if p.anonymous else p.tenant_id,
         keys=req.keys,
     )
     identity = None if p.anonymous else _identity(p, ctx)
@@ -141,7 +139,7 @@ def decide(req: Requester, action: str, resource: Resource) -> Decision:
 
     # 2. operators never touch tenant data
     if p.is_operator and not same_tenant:
-        if resource.level == "tenant" and action in OPERATOR_ADMIN_ACTIONS:
+        if resource.level == "tenant" and action in OPERATOR_ADMIN_ACTIONS and (p.is_admin or identity == "Allow"):
             return Decision(True, reason="operator administration")
         return Decision(False, visible=True, reason="operators cannot act on tenant data")
 
@@ -156,8 +154,16 @@ def decide(req: Requester, action: str, resource: Resource) -> Decision:
     if same_tenant:
         if p.is_admin:
             return Decision(True, reason="tenant admin")
-        if identity == "Allow" or resource_policy == "Allow":
-            return Decision(True, reason="policy")
+        if identity == "Allow":
+            return Decision(True, reason="identity policy")
+        if bucket is not None and bucket.policy is not None and _names_member(bucket.policy, ctx, p):
+            return Decision(True, reason="bucket policy")
+        if bucket is not None:
+            public = _public_acl_grant(req, action, resource, bucket)
+            if public is None:
+                return Decision(False, visible=True, needs_object=True, reason="object ACL not loaded")
+            if public:
+                return Decision(True, reason="public ACL")
         return Decision(False, reason="implicit deny")
 
     # 4. another tenant or nobody: the resource must grant it
@@ -196,6 +202,45 @@ def decide(req: Requester, action: str, resource: Resource) -> Decision:
     if p.anonymous or p.is_admin or identity == "Allow":
         return Decision(True, reason="granted by the bucket")
     return Decision(False, visible=True, reason="the principal's own policies do not allow it")
+
+
+def _names_member(policy: iam.Policy, ctx: iam.RequestContext, p: Principal) -> bool:
+    """Whether a matching Allow statement of the bucket policy names this user of the bucket's own tenant by its ARN
+    (or everyone): naming only the tenant (its root ARN or bare name) grants its users nothing, as in AWS, where
+    the users of the bucket's account need their own identity grant."""
+    for st in policy.statements:
+        if st.effect != "Allow" or not iam.statement_matches(st, ctx):
+            continue
+        if st.not_principal is not None or st.principal == "everyone":
+            return True
+        if st.principal is not None and p.arn in st.principal:
+            return True
+    return False
+
+
+def _public_acl_grant(req: Requester, action: str, resource: Resource, bucket: BucketFacts) -> bool | None:
+    """Whether an ACL grant to everyone (AllUsers, or AuthenticatedUsers for a signed request) allows the action;
+    None when that depends on the object's ACL, which is not loaded."""
+    if bucket.ownership == "BucketOwnerEnforced" or bucket.pab.ignore_public_acls:
+        return False
+    authenticated = not req.principal.anonymous
+    bucket_perms = acls.permissions_for(action, "bucket")
+    if bucket.acl is not None and bucket_perms and acls.acl_allows(
+        bucket.acl, canonical_id=None, authenticated=authenticated, permission_set=bucket_perms, ignore_public=False
+    ):
+        return True
+    object_perms = acls.permissions_for(action, "object") if resource.level == "object" else frozenset()
+    if not object_perms:
+        return False
+    if resource.obj is None:
+        return None
+    return resource.obj.acl is not None and acls.acl_allows(
+        resource.obj.acl,
+        canonical_id=None,
+        authenticated=authenticated,
+        permission_set=object_perms,
+        ignore_public=False,
+    )
 
 
 def _visible(req: Requester, resource: Resource) -> bool:
