@@ -240,3 +240,18 @@ Index("ix_access_keys_user", AccessKey.tenant_id, AccessKey.user_name)
 Index("ix_multipart_uploads_bucket_key", MultipartUpload.bucket_id, MultipartUpload.key)
 Index("ix_object_parts_blob", ObjectPart.blob_id)
 Index("ix_upload_parts_blob", UploadPart.blob_id)
+
+
+class RateCounter(Base):
+    """A shared abuse-limit counter (service/limits.py): what every gateway counted for one subject (an access key
+    or a source address) in one time window of one scope. Gateways add their local counts about once a second."""
+
+    __tablename__ = "rate_counters"
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True)  # "request" | "authkey" | "authaddr"
+    subject: Mapped[str] = mapped_column(String(128), primary_key=True)
+    window_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)  # unix seconds after which no decision reads the row
+
+
+Index("ix_rate_counters_expires_at", RateCounter.expires_at)
