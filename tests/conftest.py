@@ -17,6 +17,9 @@ import pytest
 ROOT_ACCESS = "SRTESTROOTACCESSKEY1"
 ROOT_SECRET = "test-root-secret-key-0123456789abcdefghij"
 ROOT_TOKEN = "hvs.strongroom-test-root-token"
+# the first start's operator (tenant "system", user "admin")
+OPERATOR_ACCESS = "SRTESTOPERATORACCESS"
+OPERATOR_SECRET = "test-operator-secret-0123456789abcdefghij"
 # CLI subprocesses (strongroom key ..., operator ...) authenticate to the vault with this token
 os.environ.setdefault("STRONGROOM_ROOT_TOKEN", ROOT_TOKEN)
 
@@ -84,6 +87,22 @@ class Server:
             config=config,
         )
 
+    def admin(self, access: str = ROOT_ACCESS, secret: str = ROOT_SECRET):
+        """A signed client of the admin API (as the given access key; default: tenant default's admin)."""
+        from strongroom.http.admin.client import AdminClient
+
+        return AdminClient(self.endpoint, access, secret, ssl.create_default_context(cafile=self.ca))
+
+    def tenant_vault(self, access: str = ROOT_ACCESS, secret: str = ROOT_SECRET):
+        """hvac with a vault token of the access key's tenant namespace (minted through the admin API)."""
+        import json as _json
+
+        import hvac
+
+        got = self.admin(access, secret).request("POST", "/vault/token", {"ttl_seconds": 3600})
+        info = _json.loads((self.data_dir / "run" / "vault.json").read_text())
+        return hvac.Client(url=info["url"], token=got["token"], namespace=got["namespace"], verify=self.ca, timeout=30)
+
     def stop(self, sig: int | None = None) -> int:
         if self.proc.poll() is None:
             if sig is None:
@@ -127,6 +146,8 @@ def start_server(
             "STRONGROOM_ROOT_ACCESS_KEY": ROOT_ACCESS,
             "STRONGROOM_ROOT_SECRET_KEY": ROOT_SECRET,
             "STRONGROOM_ROOT_TOKEN": ROOT_TOKEN,
+            "STRONGROOM_OPERATOR_ACCESS_KEY": OPERATOR_ACCESS,
+            "STRONGROOM_OPERATOR_SECRET_KEY": OPERATOR_SECRET,
             "STRONGROOM_LOG_LEVEL": "warning",
         }
     )

@@ -1,6 +1,6 @@
 """Security property: tenants are isolated, and errors never reveal that another tenant's resource exists.
 
-A second access key in tenant ``t2`` (inserted through the repository and key store APIs, as an operator tool would)
+A second tenant ``t2`` (made by the operator through the admin API)
 tries every bucket and object operation on the root tenant's bucket. Each must fail exactly as it does for a bucket
 that does not exist (404 NoSuchBucket; never AccessDenied), change nothing, and ListBuckets shows each tenant only its
 own buckets. Bucket names are global, so creating one with the other tenant's name is BucketAlreadyExists. A tenant
@@ -27,8 +27,6 @@ pytestmark = pytest.mark.e2e
 
 import tests.conftest as _ct  # noqa: E402
 
-T2_ACCESS = "SRTESTTENANT2ACCESS1"
-T2_SECRET = "tenant-two-secret-key-0123456789abcdefgh"
 ROOT_BUCKET = "sec-tenant-root"
 T2_BUCKET = "sec-tenant-two"
 MISSING = "sec-tenant-nonexistent"
@@ -44,33 +42,17 @@ def _clean_env() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def tenants(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Any, Any, str]]:
-    """(server, root client, t2 client, root's pending upload id) with the root tenant's data in place."""
+    """(server, root client, t2 client, root's pending upload id) with the root tenant's data in place. The operator
+    creates tenant t2 through the admin API; t2's admin signs with the first access key it got."""
     srv = _ct.start_server(tmp_path_factory.mktemp("sec-tenants") / "data")
     try:
-        for cmd in (
-            [
-                sys.executable,
-                "-m",
-                "strongroom",
-                "credential",
-                "create",
-                "--tenant",
-                "t2",
-                "--access-key",
-                T2_ACCESS,
-                "--secret-key",
-                T2_SECRET,
-                "--data-dir",
-                str(srv.data_dir),
-            ],
-            [sys.executable, "-m", "strongroom", "key", "create", ROOT_KMS, "--data-dir", str(srv.data_dir)],
-        ):
-            out = subprocess.run(
-                cmd, cwd=srv.data_dir.parent, env=_clean_env(), capture_output=True, text=True, timeout=60
-            )
-            assert out.returncode == 0, out.stdout + out.stderr
+        made = srv.admin(_ct.OPERATOR_ACCESS, _ct.OPERATOR_SECRET).request("POST", "/tenants", {"name": "t2"})
+        key = made["access_key"]
+        cmd = [sys.executable, "-m", "strongroom", "key", "create", ROOT_KMS, "--data-dir", str(srv.data_dir)]
+        out = subprocess.run(cmd, cwd=srv.data_dir.parent, env=_clean_env(), capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stdout + out.stderr
         root = srv.client()
-        t2 = srv.client(access=T2_ACCESS, secret=T2_SECRET)
+        t2 = srv.client(access=key["access_key_id"], secret=key["secret_access_key"])
         root.create_bucket(Bucket=ROOT_BUCKET)
         root.put_object(Bucket=ROOT_BUCKET, Key="secret.txt", Body=BODY, Metadata={"owner": "root"})
         root.put_object(

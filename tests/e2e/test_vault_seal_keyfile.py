@@ -69,7 +69,8 @@ def _run(srv: Server) -> None:
 
     vault = hvac_client(srv)
     assert vault.sys.is_sealed() is False
-    vault.secrets.transit.create_key(name="kf-kms")
+    tenant = srv.tenant_vault()  # the default tenant's namespace, where its S3 keys live
+    tenant.secrets.transit.create_key(name="kf-kms")
     s3 = srv.client()
     s3.create_bucket(Bucket="keyfile-seal")
     objects = {
@@ -79,8 +80,8 @@ def _run(srv: Server) -> None:
     }
     for key, (body, extra) in objects.items():
         s3.put_object(Bucket="keyfile-seal", Key=key, Body=body, **extra)
-    vault.secrets.kv.v2.create_or_update_secret(path="kf/secret", secret={"v": "kept across restart"})
-    ct = vault.secrets.transit.encrypt_data(name="kf-kms", plaintext=base64.b64encode(b"transit").decode())
+    tenant.secrets.kv.v2.create_or_update_secret(path="kf/secret", secret={"v": "kept across restart"})
+    ct = tenant.secrets.transit.encrypt_data(name="kf-kms", plaintext=base64.b64encode(b"transit").decode())
     ciphertext = ct["data"]["ciphertext"]
 
     vault.sys.seal()
@@ -101,7 +102,11 @@ def _run(srv: Server) -> None:
         )
         assert httpx.get(f"{srv.endpoint}/_strongroom/health", verify=tls(srv.ca)).status_code == 503
         url = json.loads((srv.data_dir / "run" / "vault.json").read_text())["url"]
-        r = httpx.get(f"{url}/v1/transit/keys/kf-kms", headers={"X-Vault-Token": ROOT_TOKEN}, verify=tls(srv.ca))
+        r = httpx.get(
+            f"{url}/v1/transit/keys/kf-kms",
+            headers={"X-Vault-Token": ROOT_TOKEN, "X-Vault-Namespace": "default"},
+            verify=tls(srv.ca),
+        )
         assert r.status_code == 503
         assert r.headers["content-type"] == "application/json"
         assert r.json() == {"errors": ["Vault is sealed"]}
@@ -125,6 +130,7 @@ def _run(srv: Server) -> None:
 
     srv.restart()  # conftest waits for /_strongroom/health == 200: the vault auto-unsealed
     vault = hvac_client(srv)
+    tenant = srv.tenant_vault()  # the vault listens on a new port
     assert vault.sys.is_sealed() is False
     for key, (body, extra) in objects.items():
         got = s3.get_object(Bucket="keyfile-seal", Key=key)
@@ -137,9 +143,9 @@ def _run(srv: Server) -> None:
     s3.put_object(Bucket="keyfile-seal", Key="after-restart", Body=b"fresh")
     assert s3.get_object(Bucket="keyfile-seal", Key="after-restart")["Body"].read() == b"fresh"
     assert "keyfile-seal" in [b["Name"] for b in s3.list_buckets()["Buckets"]]
-    kv = vault.secrets.kv.v2.read_secret_version(path="kf/secret", raise_on_deleted_version=True)
+    kv = tenant.secrets.kv.v2.read_secret_version(path="kf/secret", raise_on_deleted_version=True)
     assert kv["data"]["data"] == {"v": "kept across restart"}
-    plain = vault.secrets.transit.decrypt_data(name="kf-kms", ciphertext=ciphertext)["data"]["plaintext"]
+    plain = tenant.secrets.transit.decrypt_data(name="kf-kms", ciphertext=ciphertext)["data"]["plaintext"]
     assert base64.b64decode(plain) == b"transit"
 
     last = listing[-1] if listing else None

@@ -25,7 +25,7 @@ import hvac.exceptions
 import pytest
 import requests
 from botocore.exceptions import ClientError
-from tests.conftest import ROOT_ACCESS, ROOT_SECRET, ROOT_TOKEN, Server, free_port
+from tests.conftest import OPERATOR_ACCESS, OPERATOR_SECRET, ROOT_ACCESS, ROOT_SECRET, ROOT_TOKEN, Server, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -47,6 +47,8 @@ def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
         {
             "STRONGROOM_ROOT_ACCESS_KEY": ROOT_ACCESS,
             "STRONGROOM_ROOT_SECRET_KEY": ROOT_SECRET,
+            "STRONGROOM_OPERATOR_ACCESS_KEY": OPERATOR_ACCESS,
+            "STRONGROOM_OPERATOR_SECRET_KEY": OPERATOR_SECRET,
             "STRONGROOM_ROOT_TOKEN": ROOT_TOKEN,
             "STRONGROOM_LOG_LEVEL": "warning",
         }
@@ -426,16 +428,19 @@ def test_no_secret_in_plaintext_under_the_data_dir_sealed_or_not(shamir_server: 
     child = vault.auth.token.create(policies=["default"], ttl="1h")["auth"]["client_token"]
     needles.update({"root token": root.encode(), "child token": child.encode()})
 
-    # S3 credentials: the root secret (sealed in the vault on first unseal) and a CLI-created one
+    # S3 credentials: the root and operator secrets (sealed in the vault on first unseal), a new tenant's first key
+    # (made through the admin API) and that tenant's vault token
     needles.update(_needles("S3 root secret", ROOT_SECRET))
-    made = cli(srv, "credential", "create", "--tenant", "scan-tenant", "--json", token=root)
-    assert made.returncode == 0, made.stderr
-    cred = json.loads(made.stdout)
-    needles.update(_needles("S3 created secret", cred["secret_key"]))
+    needles.update(_needles("S3 operator secret", OPERATOR_SECRET))
     s3 = poll(lambda: _s3_ready(srv), timeout=10)
+    made = srv.admin(OPERATOR_ACCESS, OPERATOR_SECRET).request("POST", "/tenants", {"name": "scan-tenant"})
+    cred = made["access_key"]
+    needles.update(_needles("S3 created secret", cred["secret_access_key"]))
+    tenant_token = srv.admin(cred["access_key_id"], cred["secret_access_key"]).request("POST", "/vault/token", {})
+    needles.update({"tenant vault token": tenant_token["token"].encode()})
     s3.create_bucket(Bucket="scan-bucket")
     s3.put_object(Bucket="scan-bucket", Key="k", Body=b"object body")
-    tenant_s3 = srv.client(access=cred["access_key"], secret=cred["secret_key"])
+    tenant_s3 = srv.client(access=cred["access_key_id"], secret=cred["secret_access_key"])
     tenant_s3.create_bucket(Bucket="scan-tenant-bucket")
     tenant_s3.put_object(Bucket="scan-tenant-bucket", Key="k", Body=b"tenant object")
 

@@ -60,6 +60,7 @@ class StrongroomApp:
                 message = await receive()
                 if message["type"] == "lifespan.startup":
                     tg.start_soon(self._sweeper)
+                    tg.start_soon(self.s3.sync_limits)
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
                     tg.cancel_scope.cancel()

@@ -135,7 +135,7 @@ def decide(req: Requester, action: str, resource: Resource) -> Decision:
     # 1. explicit deny wins (but a tenant admin can always manage its own bucket's policy)
     if identity == "Deny" or resource_policy == "Deny":
         if not (same_tenant and p.is_admin and action in POLICY_ESCAPE):
-            return Decision(False, visible=_visible(req, resource), reason="explicit deny")
+            return Decision(False, visible=visible(req, resource), reason="explicit deny")
 
     # 2. operators never touch tenant data
     if p.is_operator and not same_tenant:
@@ -198,7 +198,7 @@ def decide(req: Requester, action: str, resource: Resource) -> Decision:
                 ignore_public=ignore_public,
             )
     if not granted:
-        return Decision(False, visible=_visible(req, resource), reason="not granted by the bucket")
+        return Decision(False, visible=visible(req, resource), reason="not granted by the bucket")
     if p.anonymous or p.is_admin or identity == "Allow":
         return Decision(True, reason="granted by the bucket")
     return Decision(False, visible=True, reason="the principal's own policies do not allow it")
@@ -243,7 +243,7 @@ def _public_acl_grant(req: Requester, action: str, resource: Resource, bucket: B
     )
 
 
-def _visible(req: Requester, resource: Resource) -> bool:
+def visible(req: Requester, resource: Resource) -> bool:
     """Whether a denied principal may learn that the resource exists: its own tenant's, an operator (who sees every
     bucket's name in administration), or one its bucket's policy or ACL mentions (or makes public)."""
     p = req.principal

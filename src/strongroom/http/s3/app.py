@@ -30,9 +30,11 @@ from strongroom.http.s3.request import (
 )
 from strongroom.http.s3.routes import Route, resolve
 from strongroom.http.s3.sigv4 import AuthContext, authenticate, request_has_auth
+from strongroom.policy.authz import Resource, visible
 from strongroom.policy.names import MAX_KEY_BYTES
 from strongroom.service.access import AccessConfig, AccessService, NotCached
 from strongroom.service.buckets import BucketService
+from strongroom.service.limits import SYNC_SECONDS, RateLimiter
 from strongroom.service.listing import ListingService
 from strongroom.service.multipart import MultipartService
 from strongroom.service.objects import ObjectService
@@ -78,6 +80,7 @@ class S3App:
         self.multipart = MultipartService(self.objects)
         self.listing = ListingService(rt, self.buckets)
         self.acls = AccessConfig(rt, self.access, self.buckets)
+        self.limits = RateLimiter(rt.settings, rt.repo.engine)
         self._handlers: dict[str, Handler] = {}
         self._vault_checked_at = -1e9
         self._vault_sealed = True
@@ -209,12 +212,42 @@ class S3App:
             )
 
         try:
-            # the common case: the key is cached, and verifying costs less than a hop to a worker thread
-            auth = verify(self.access.cached_secret)
-        except NotCached:
-            auth = await anyio.to_thread.run_sync(verify, self.lookup_secret)
+            try:
+                # the common case: the key is cached, and verifying costs less than a hop to a worker thread
+                auth = verify(self.access.cached_secret)
+            except NotCached:
+                auth = await anyio.to_thread.run_sync(verify, self.lookup_secret)
+        except S3Error as exc:
+            await self.tarpit(exc, req)
+            raise
+        # at most one request in a second per key touches the database here (the shared counters)
+        self.limits.check_request(auth.access_key)
         req.auth = auth
         req.principal = self.access.principal(auth.access_key)
+
+    async def tarpit(self, exc: S3Error, req: S3Request) -> None:
+        """Hold back the answer to repeated signature failures from one access key or one address."""
+        if exc.code not in ("SignatureDoesNotMatch", "InvalidAccessKeyId"):
+            return
+        key = None
+        if exc.code == "SignatureDoesNotMatch":
+            credential = req.headers.get("authorization", "").partition("Credential=")[2] or next(
+                (v.decode("utf-8", "replace") for k, v in req.query_pairs if k == b"X-Amz-Credential"), ""
+            )
+            key = credential.split("/", 1)[0] or None
+        client = req.request.scope.get("client")
+        delay = await anyio.to_thread.run_sync(self.limits.signature_failed, key, client[0] if client else None)
+        if delay > 0:
+            await anyio.sleep(delay)
+
+    async def sync_limits(self) -> None:
+        """The limiter's background tick (shared counters in the database)."""
+        while True:
+            await anyio.sleep(SYNC_SECONDS)
+            try:
+                await anyio.to_thread.run_sync(self.limits.sync)
+            except Exception:  # noqa: BLE001 - the next tick retries; decisions go on from local counts
+                log.debug("rate limit sync failed", exc_info=True)
 
     def operation(self, req: S3Request, route: Route) -> Operation:
         """The operation record of a routed, authenticated request (what authorization and audit see)."""
@@ -310,6 +343,9 @@ class S3App:
             raise errors.NoSuchBucket("The specified bucket does not exist", BucketName=bucket)
         if p.is_operator and facts.tenant != p.tenant_id:
             raise errors.AccessDenied()
+        requester = await self.rt.run(self.access.requester, op)
+        if not visible(requester, Resource(f"arn:aws:s3:::{bucket}", facts.tenant, "bucket", facts)):
+            raise errors.NoSuchBucket("The specified bucket does not exist", BucketName=bucket)
         op.grants[facts.name] = (facts.id, facts.access_version)
         op.recheck = self.access.recheck
 
