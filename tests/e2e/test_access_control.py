@@ -272,8 +272,8 @@ def test_access_key_disable_enable_delete(env: Env) -> None:
 
     # two keys per user: the second is fine, the third refused
     second = env.admin.request("POST", f"/tenants/default/users/{user}/access-keys")
-    status, _code = _admin_failure(lambda: env.admin.request("POST", f"/tenants/default/users/{user}/access-keys"))
-    assert status == 409
+    third = _admin_failure(lambda: env.admin.request("POST", f"/tenants/default/users/{user}/access-keys"))
+    assert third == (409, "Conflict")
     keys = env.admin.request("GET", f"/tenants/default/users/{user}/access-keys")
     assert sorted(k["access_key_id"] for k in keys) == sorted([key_id, second["access_key_id"]])
 
@@ -431,6 +431,23 @@ def test_public_bucket_policy(env: Env) -> None:
         assert root.get_bucket_policy(Bucket=bucket)["Policy"] == document
         r = _unsigned(env, bucket, "open.txt")
         assert r.status_code == 200 and r.content == body
+        # another tenant's signed request is public access too
+        assert env.acme.get_object(Bucket=bucket, Key="open.txt")["Body"].read() == body
+
+        # the bucket's RestrictPublicBuckets drops the public policy's grants to outsiders
+        restrict = dict.fromkeys(ALL_BLOCKS, False) | {"RestrictPublicBuckets": True}
+        root.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=restrict)
+        r = _unsigned(env, bucket, "open.txt")
+        assert r.status_code == 403 and "<Code>AccessDenied</Code>" in r.text
+        assert _failure(lambda: env.acme.get_object(Bucket=bucket, Key="open.txt")) == (403, "AccessDenied")
+        # the bucket's BlockPublicPolicy refuses a public policy even with the tenant-wide block off
+        root.put_public_access_block(
+            Bucket=bucket, PublicAccessBlockConfiguration=dict.fromkeys(ALL_BLOCKS, False) | {"BlockPublicPolicy": True}
+        )
+        assert _failure(lambda: root.put_bucket_policy(Bucket=bucket, Policy=document)) == (403, "AccessDenied")
+        root.delete_public_access_block(Bucket=bucket)
+        assert root.get_bucket_policy(Bucket=bucket)["Policy"] == document
+        assert _unsigned(env, bucket, "open.txt").status_code == 200
 
         got = root.delete_bucket_policy(Bucket=bucket)
         assert got["ResponseMetadata"]["HTTPStatusCode"] == 204
