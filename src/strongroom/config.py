@@ -61,8 +61,8 @@ class Settings(BaseSettings):
     vault_url: str = ""  # where S3 gateways reach the vault; empty = https://localhost:<vault_port>
     vault_ca: Path | None = None  # CA to verify the vault; empty = DATA/tls/ca.pem (or --cert)
     # abuse limits (service/limits.py), shared by every gateway through the metadata database
-    rate_limit_per_key: int = 1000  # requests per second per access key, long-run (SlowDown past it); 0 = off
-    rate_limit_burst: int = 2000  # at most this many requests per key in any burst/rate seconds; >= the rate
+    rate_limit_per_key: int = 10000  # requests per second per access key, long-run (SlowDown past it); 0 = off
+    rate_limit_burst: int = 20000  # at most this many requests per key in any burst/rate seconds; >= the rate
     auth_failure_threshold: int = 20  # signature failures per minute per access key or address before delays start
     auth_failure_delay_max_seconds: float = 5.0  # cap on holding back a failing answer (doubling from 0.1 s); 0 = off
 

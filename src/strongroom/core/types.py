@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,10 +67,17 @@ class Operation:
     user_agent: str | None = None
     bucket: str | None = None
     key: str | None = None
-    context: dict[str, Any] = field(default_factory=dict)  # condition keys (aws:SourceIp, s3:prefix, ...)
+    #: makes the condition keys (aws:SourceIp, s3:prefix, ...) when a policy first needs them (most requests of a
+    #: tenant admin on a bucket without a policy never do)
+    context_fn: Callable[[], dict[str, Any]] | None = field(default=None, repr=False)
     grants: dict[str, tuple[str, int]] = field(default_factory=dict)
     recheck: Any = None  # Callable[[Operation, str, Bucket], None], set by authorization
     outcome: str = ""  # "allowed" | "denied" (set by authorization)
+
+    @functools.cached_property
+    def context(self) -> dict[str, Any]:
+        """The condition keys of the request."""
+        return self.context_fn() if self.context_fn is not None else {}
 
 
 @dataclass

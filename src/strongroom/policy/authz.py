@@ -26,7 +26,7 @@ buckets. Unsigned requests are refused with AccessDenied, as S3 does (bucket nam
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from strongroom.core.types import Principal
@@ -97,13 +97,22 @@ class Decision:
     reason: str = ""
 
 
+_TENANT_ADMIN = Decision(True, reason="tenant admin")
+
+
 @dataclass(frozen=True)
 class Requester:
     """The principal plus what the decision needs to know about its tenant (its canonical id, for ACL grants)."""
 
     principal: Principal
     canonical_id: str | None = None
-    keys: Mapping[str, str | Sequence[str]] = field(default_factory=dict)
+    #: the request's condition keys, or a function making them (called only when some policy is evaluated)
+    keys: Mapping[str, str | Sequence[str]] | Callable[[], Mapping[str, str | Sequence[str]]] = field(
+        default_factory=dict
+    )
+
+    def condition_keys(self) -> Mapping[str, str | Sequence[str]]:
+        return self.keys() if callable(self.keys) else self.keys
 
 
 def _identity(principal: Principal, ctx: iam.RequestContext) -> str | None:
@@ -121,15 +130,18 @@ def decide(req: Requester, action: str, resource: Resource) -> Decision:
     """Whether ``req`` may perform ``action`` on ``resource`` (see the module docstring for the rules)."""
     p = req.principal
     same_tenant = not p.anonymous and resource.tenant is not None and p.tenant_id == resource.tenant
+    bucket = resource.bucket
+    evaluated = bool(p.policies) or (bucket is not None and bucket.policy is not None)
+    if same_tenant and p.is_admin and not evaluated:
+        return _TENANT_ADMIN  # the common case, decided before anything is built: no policy can deny it
     ctx = iam.RequestContext(
         action=action,
         resource=resource.arn,
         principal_arn=p.arn,
         principal_tenant=None if p.anonymous else p.tenant_id,
-        keys=req.keys,
+        keys=req.condition_keys() if evaluated else {},
     )
     identity = None if p.anonymous else _identity(p, ctx)
-    bucket = resource.bucket
     resource_policy = iam.evaluate(bucket.policy, ctx) if bucket is not None and bucket.policy is not None else None
 
     # 1. explicit deny wins (but a tenant admin can always manage its own bucket's policy)

@@ -247,37 +247,43 @@ class AccessService:
         """Blocking on a cache miss (the principal's tenant canonical id)."""
         p = op.principal
         canonical = None if p.anonymous else self.tenant_facts(p.tenant_id).canonical_id
-        return Requester(p, canonical, op.context)
+        return Requester(p, canonical, lambda: op.context)
 
     def _cached_requester(self, op: Operation) -> Requester:
         p = op.principal
         canonical = None if p.anonymous else self._cached_tenant(p.tenant_id).canonical_id
-        return Requester(p, canonical, op.context)
+        return Requester(p, canonical, lambda: op.context)
 
-    async def authorize(
+    def authorize_cached(
         self, op: Operation, level: str, bucket: str | None = None, key: str | None = None, *, action: str = ""
-    ) -> BucketFacts | None:
-        """Decide ``op`` (or ``action`` on ``bucket``/``key`` for the same principal, e.g. a copy source); raise
-        AccessDenied, or the missing-bucket error when the principal may not learn that the bucket exists.
-
-        On the event loop when every fact is cached; one worker-thread hop otherwise."""
-        action = action or op.action
+    ) -> bool:
+        """Decide on the event loop when every fact is cached (True: allowed; raises when denied); False when a
+        fact must be looked up first (then :meth:`authorize_blocking`, in a worker thread)."""
         try:
             requester = self._cached_requester(op)
             facts = None
             if bucket is not None:
                 hit = self._buckets.get(bucket)
                 if hit is None or time.monotonic() - hit[0] >= FACTS_SECONDS:
-                    raise NotCached
+                    return False
                 facts = hit[1]
-            decision = self._decide(requester, action, level, bucket, key, facts, op)
-            if decision.needs_object:
-                raise NotCached
         except NotCached:
-            return await self.rt.run(self._authorize_blocking, op, level, bucket, key, action)
-        return self._apply(op, decision, level, bucket, facts)
+            return False
+        decision = self._decide(requester, action or op.action, level, bucket, key, facts, op)
+        if decision.needs_object:
+            return False
+        self._apply(op, decision, level, bucket, facts)
+        return True
 
-    def _authorize_blocking(
+    async def authorize(
+        self, op: Operation, level: str, bucket: str | None = None, key: str | None = None, *, action: str = ""
+    ) -> None:
+        """Decide ``op`` (or ``action`` on ``bucket``/``key`` for the same principal, e.g. a copy source); raise
+        AccessDenied, or the missing-bucket error when the principal may not learn that the bucket exists."""
+        if not self.authorize_cached(op, level, bucket, key, action=action):
+            await self.rt.run(self.authorize_blocking, op, level, bucket, key, action or op.action)
+
+    def authorize_blocking(
         self, op: Operation, level: str, bucket: str | None, key: str | None, action: str
     ) -> BucketFacts | None:
         requester = self.requester(op)

@@ -29,7 +29,7 @@ from strongroom.http.s3.request import (
     xml_response,
 )
 from strongroom.http.s3.routes import Route, resolve
-from strongroom.http.s3.sigv4 import AuthContext, authenticate, request_has_auth
+from strongroom.http.s3.sigv4 import AuthContext, authenticate
 from strongroom.policy.authz import Resource, visible
 from strongroom.policy.names import MAX_KEY_BYTES
 from strongroom.service.access import AccessConfig, AccessService, NotCached
@@ -46,6 +46,8 @@ VAULT_STATE_SECONDS = 1.0
 MAX_HEADER_BYTES = 16 * 1024
 _HSTS = ((b"strict-transport-security", b"max-age=31536000"),)
 Handler = Callable[["S3App", S3Request], Awaitable[Response]]
+#: query parameters that make a request an attempt to sign (else it is anonymous)
+_AUTH_PARAMS = frozenset({b"X-Amz-Algorithm", b"X-Amz-Credential", b"X-Amz-Signature", b"AWSAccessKeyId"})
 
 #: Request headers whose values are condition keys of the same name (``s3:<header>``).
 _HEADER_KEYS = (
@@ -193,7 +195,7 @@ class S3App:
     async def authenticate(self, req: S3Request) -> None:
         """SigV4 (header or presigned URL) -> the access key's principal; a request that does not try to sign is
         anonymous, and only what a policy or ACL grants everyone will be allowed to it."""
-        if not request_has_auth(req.headers, req.query_string):
+        if "authorization" not in req.headers and not any(name in _AUTH_PARAMS for name, _ in req.query_pairs):
             req.principal = ANONYMOUS
             return
         scope = req.request.scope
@@ -256,6 +258,30 @@ class S3App:
         scope = req.request.scope
         client = scope.get("client")
         source_ip = client[0] if client else None
+        if route.level == "service":
+            resource = "*"
+        elif route.level == "bucket" or req.key is None:
+            resource = f"arn:aws:s3:::{req.bucket}"
+        else:
+            resource = f"arn:aws:s3:::{req.bucket}/{req.key}"
+        return Operation(
+            name=route.name,
+            action=route.action,
+            resource=resource,
+            principal=p,
+            request_id=req.request_id,
+            source_ip=source_ip,
+            user_agent=req.headers.get("user-agent"),
+            bucket=req.bucket,
+            key=req.key,
+            context_fn=lambda: self.condition_keys(req, route, source_ip),
+        )
+
+    def condition_keys(self, req: S3Request, route: Route, source_ip: str | None) -> dict[str, Any]:
+        """The request's condition keys, as IAM and S3 name them (made only when a policy is evaluated)."""
+        assert req.principal is not None
+        p = req.principal
+        scope = req.request.scope
         now = dt.datetime.now(dt.UTC)
         keys: dict[str, Any] = {
             "aws:SecureTransport": "true" if scope.get("scheme") == "https" else "false",
@@ -285,24 +311,7 @@ class S3App:
                     keys["s3:" + name] = req.query[name]
         if "versionId" in req.query:
             keys["s3:VersionId"] = req.query["versionId"]
-        if route.level == "service":
-            resource = "*"
-        elif route.level == "bucket" or req.key is None:
-            resource = f"arn:aws:s3:::{req.bucket}"
-        else:
-            resource = f"arn:aws:s3:::{req.bucket}/{req.key}"
-        return Operation(
-            name=route.name,
-            action=route.action,
-            resource=resource,
-            principal=p,
-            request_id=req.request_id,
-            source_ip=source_ip,
-            user_agent=req.headers.get("user-agent"),
-            bucket=req.bucket,
-            key=req.key,
-            context=keys,
-        )
+        return keys
 
     async def authorize(self, req: S3Request, route: Route) -> None:
         """The one authorization step: the operation on its resource, and a copy's read of its source."""
@@ -316,7 +325,9 @@ class S3App:
             # the handler decides each key; here, the bucket must at least be visible to the principal
             await self._visible(op, req.bucket)
         else:
-            await self.access.authorize(op, route.level, req.bucket, req.key if route.level == "object" else None)
+            key = req.key if route.level == "object" else None
+            if not self.access.authorize_cached(op, route.level, req.bucket, key):
+                await self.rt.run(self.access.authorize_blocking, op, route.level, req.bucket, key, op.action)
         if route.source_action is not None:
             src_bucket, src_key = hdr.copy_source(req.headers)
             req.source_op = Operation(
@@ -329,7 +340,7 @@ class S3App:
                 user_agent=op.user_agent,
                 bucket=src_bucket,
                 key=src_key,
-                context=op.context,
+                context_fn=lambda: op.context,
             )
             await self.access.authorize(req.source_op, "object", src_bucket, src_key)
 

@@ -241,6 +241,11 @@ TABLE: list[tuple[str, str, Predicate, Route]] = [
 ]
 
 _METHODS = frozenset(m for m, _l, _p, _r in TABLE)
+#: the route of a request without any query parameter, per (method, level): the hot path skips the scan
+_PLAIN: dict[tuple[str, str], Route] = {}
+for _m, _lvl, _pred, _route in TABLE:
+    if (_m, _lvl) not in _PLAIN and _pred in (_plain, _read, _always):
+        _PLAIN[(_m, _lvl)] = _route
 
 
 def _not_implemented(names: list[str]) -> S3Error:
@@ -253,6 +258,10 @@ def resolve(
     """The operation a request asks for; NotImplemented for subresources strongroom lacks, MethodNotAllowed for
     methods that apply to nothing here."""
     level = "service" if bucket is None else "bucket" if key is None else "object"
+    if not query and "x-amz-copy-source" not in headers:
+        plain = _PLAIN.get((method, level))
+        if plain is not None and not (plain.name == "PostObject" or (method == "POST" and level == "bucket")):
+            return plain
     unknown = [
         k
         for k in query
