@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+import tests.conftest as ct
 from botocore.exceptions import ClientError
 
-import tests.conftest as ct
 from strongroom.http.admin.client import PREFIX, AdminError, sign
 
 if TYPE_CHECKING:
@@ -151,17 +151,32 @@ def test_whoami_for_each_kind_of_caller(srv: Server, acme: Acme) -> None:
     assert root["arn"] == f"arn:aws:iam::default:user/{root['user']}"
 
     op = srv.admin(ct.OPERATOR_ACCESS, ct.OPERATOR_SECRET).request("GET", "/whoami")
-    assert op == {"tenant": "system", "user": "admin", "arn": "arn:aws:iam::system:user/admin", "admin": True,
-                  "operator": True}
+    assert op == {
+        "tenant": "system",
+        "user": "admin",
+        "arn": "arn:aws:iam::system:user/admin",
+        "admin": True,
+        "operator": True,
+    }
 
     other = srv.admin(acme.access, acme.secret).request("GET", "/whoami")
-    assert other == {"tenant": "acme", "user": "admin", "arn": "arn:aws:iam::acme:user/admin", "admin": True,
-                     "operator": False}
+    assert other == {
+        "tenant": "acme",
+        "user": "admin",
+        "arn": "arn:aws:iam::acme:user/admin",
+        "admin": True,
+        "operator": False,
+    }
 
     m = new_member(srv)
     me = srv.admin(m.access, m.secret).request("GET", "/whoami")
-    assert me == {"tenant": "default", "user": m.name, "arn": f"arn:aws:iam::default:user/{m.name}", "admin": False,
-                  "operator": False}
+    assert me == {
+        "tenant": "default",
+        "user": m.name,
+        "arn": f"arn:aws:iam::default:user/{m.name}",
+        "admin": False,
+        "operator": False,
+    }
 
 
 # --- tenants ----------------------------------------------------------------------------------------------------
@@ -544,8 +559,7 @@ def test_operator_lists_users_and_cuts_off_a_tenant_key(srv: Server, acme: Acme)
     out = op.request("PATCH", f"/access-keys/{k1['access_key_id']}", {"status": "Inactive"})
     assert out["status"] == "Inactive"
     assert eventually(lambda: s3_code(s1.list_buckets) == "InvalidAccessKeyId")
-    r = raw(srv, "DELETE", f"/access-keys/{k2['access_key_id']}", access=ct.OPERATOR_ACCESS,
-            secret=ct.OPERATOR_SECRET)
+    r = raw(srv, "DELETE", f"/access-keys/{k2['access_key_id']}", access=ct.OPERATOR_ACCESS, secret=ct.OPERATOR_SECRET)
     assert r.status_code == 204, r.text
     assert eventually(lambda: s3_code(s2.list_buckets) == "InvalidAccessKeyId")
     assert [k["status"] for k in adm.request("GET", f"/tenants/acme/users/{user}/access-keys")] == ["Inactive"]
@@ -565,8 +579,10 @@ def test_operator_cannot_act_as_a_tenant(srv: Server, acme: Acme) -> None:
     for method, path, body in calls:
         e = error_of(lambda: op.request(method, path, body))  # noqa: B023
         assert (e.status, e.code) == (403, "AccessDenied"), (method, path, e)
-    assert [k["access_key_id"] for k in srv.admin(acme.access, acme.secret).request(
-        "GET", f"/tenants/acme/users/{alice}/access-keys")] == [acme.key_ids[0]]
+    assert [
+        k["access_key_id"]
+        for k in srv.admin(acme.access, acme.secret).request("GET", f"/tenants/acme/users/{alice}/access-keys")
+    ] == [acme.key_ids[0]]
 
 
 # --- the vault token --------------------------------------------------------------------------------------------
@@ -621,7 +637,9 @@ def test_unsigned_and_badly_signed_requests(srv: Server) -> None:
     assert "admin" not in r.text
 
     # a valid signature over a different body
-    headers = sign("POST", url, b'{"name": "a"}', ct.ROOT_ACCESS, ct.ROOT_SECRET, headers={"content-type": "application/json"})
+    headers = sign(
+        "POST", url, b'{"name": "a"}', ct.ROOT_ACCESS, ct.ROOT_SECRET, headers={"content-type": "application/json"}
+    )
     r = httpx.post(url, content=b'{"name": "b"}', headers=headers, verify=verify)
     assert r.status_code in (400, 403), r.text
     assert _json_error(r)["code"] in ("XAmzContentSHA256Mismatch", "SignatureDoesNotMatch")
