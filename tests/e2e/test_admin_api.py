@@ -696,3 +696,28 @@ def test_unknown_fields_in_operator_bodies_are_400(srv: Server) -> None:
     r = raw(srv, "POST", "/tenants", body, ct.OPERATOR_ACCESS, ct.OPERATOR_SECRET)
     assert r.status_code == 400, r.text
     assert _json_error(r)["code"] == "InvalidRequest"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/tenants/default/users"), ("POST", "/tenants/default/groups"), ("POST", "/vault/token")],
+)
+@pytest.mark.parametrize("body", [b"{not json", b"\xff\xfe", b"[1, 2", b"\x1a\xff", b"A\xffA\x0f"])
+def test_unparseable_json_body_is_400_with_the_error_body(srv: Server, method: str, path: str, body: bytes) -> None:
+    r = raw(srv, method, path, body)
+    assert r.status_code == 400, r.text
+    assert _json_error(r)["code"] == "InvalidRequest"
+
+
+def test_fresh_server_lists_the_default_tenant(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The default tenant exists from the first start (its admin signs S3 requests): the operator sees it at once,
+    before anyone has used the admin API in it."""
+    fresh = ct.start_server(tmp_path_factory.mktemp("admin-fresh") / "data")
+    try:
+        op = fresh.admin(ct.OPERATOR_ACCESS, ct.OPERATOR_SECRET)
+        listed = [t["name"] for t in op.request("GET", "/tenants")]
+        shown = error_of(lambda: op.request("GET", "/tenants/default")) if "default" not in listed else None
+        assert "default" in listed, (listed, shown)
+        assert op.request("GET", "/tenants/default")["name"] == "default"
+    finally:
+        fresh.stop()
