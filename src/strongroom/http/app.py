@@ -59,6 +59,7 @@ class StrongroomApp:
             while True:
                 message = await receive()
                 if message["type"] == "lifespan.startup":
+                    tg.start_soon(self._bootstrap)
                     tg.start_soon(self._sweeper)
                     tg.start_soon(self.s3.sync_limits)
                     await send({"type": "lifespan.startup.complete"})
@@ -67,6 +68,17 @@ class StrongroomApp:
                     self.rt.repo.close()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
+
+    async def _bootstrap(self) -> None:
+        """Once the vault is unsealed: the first start's tenants, admins and access key rows (idempotent)."""
+        while True:
+            try:
+                if await anyio.to_thread.run_sync(self.s3.access.bootstrap):
+                    self.s3.bootstrapped = True
+                    return
+            except Exception:  # noqa: BLE001 - retried until the vault and the database answer
+                log.debug("bootstrap of the first credentials failed; retrying", exc_info=True)
+            await anyio.sleep(1.0)
 
     async def _sweeper(self) -> None:
         """Replaced blobs are deleted off the request path: every GARBAGE_INTERVAL seconds (once the grace

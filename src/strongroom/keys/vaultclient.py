@@ -139,6 +139,11 @@ class VaultClient:
     def put_credential(self, access_key: str, secret: str, tenant: str, user: str) -> None:
         self._request("POST", f"credentials/{access_key}", json={"secret": secret, "tenant": tenant, "user": user})
 
+    def bootstrap_credentials(self) -> list[dict[str, str]]:
+        """The first unseal's credentials: access key id, tenant, user (no secrets)."""
+        got = self._request("GET", "bootstrap") or {}
+        return [dict(c) for c in got.get("credentials", [])]
+
     def delete_credential(self, access_key: str) -> None:
         self._request("DELETE", f"credentials/{access_key}")
 

@@ -237,8 +237,12 @@ def _public_acl_grant(req: Requester, action: str, resource: Resource, bucket: B
         return False
     authenticated = not req.principal.anonymous
     bucket_perms = acls.permissions_for(action, "bucket")
-    if bucket.acl is not None and bucket_perms and acls.acl_allows(
-        bucket.acl, canonical_id=None, authenticated=authenticated, permission_set=bucket_perms, ignore_public=False
+    if (
+        bucket.acl is not None
+        and bucket_perms
+        and acls.acl_allows(
+            bucket.acl, canonical_id=None, authenticated=authenticated, permission_set=bucket_perms, ignore_public=False
+        )
     ):
         return True
     object_perms = acls.permissions_for(action, "object") if resource.level == "object" else frozenset()

@@ -168,6 +168,17 @@ class AccessService:
         else:
             entry.last_used = last
 
+    def bootstrap(self) -> bool:
+        """Blocking: the rows of the first unseal's credentials (tenants default and system, their admins, their
+        keys), made once the vault is unsealed; False while it is sealed (call again later)."""
+        try:
+            creds = self.rt.vault.bootstrap_credentials()
+        except errors.StrongroomError:
+            return False
+        for c in creds:
+            self._bootstrap(c["access_key_id"], c["tenant"], c["user"])
+        return True
+
     def _bootstrap(self, access_key: str, tenant: str, user: str) -> AccessKey:
         """The first start's credentials (made by the vault at its first unseal): their tenant, admin user and
         key rows, created once (idempotent across processes)."""

@@ -248,7 +248,7 @@ class TenantService:
     def get_access_key(self, key_id: str) -> AccessKey:
         row = self.rt.repo.get_access_key(key_id)
         if row is None:
-            raise errors.NoSuchEntity(f"access key {key_id} does not exist")
+            raise errors.NoSuchEntity("The specified access key does not exist.")
         return row
 
     def set_access_key_status(self, key_id: str, status: str) -> AccessKey:

@@ -216,6 +216,17 @@ class VaultCore:
         }
         self.seal_manager.barrier.put(CREDENTIALS_PREFIX + access_key, json.dumps(record).encode())
 
+    def bootstrap_credentials(self) -> list[dict[str, str]]:
+        """The credentials the first unseal made (id, tenant, user; never the secret)."""
+        out = []
+        for key_id in self.seal_manager.barrier.list(CREDENTIALS_PREFIX):
+            if key_id.endswith("/"):
+                continue
+            record = self.get_credential(key_id)
+            if record is not None and record.get("bootstrap"):
+                out.append({"access_key_id": key_id, "tenant": str(record["tenant"]), "user": str(record["user"])})
+        return out
+
     def delete_credential(self, access_key: str) -> None:
         self.seal_manager.barrier.delete(CREDENTIALS_PREFIX + access_key)
 

@@ -22,6 +22,7 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Message, Receive, Scope, Send
 
 from strongroom.core import errors
@@ -604,11 +605,14 @@ def build_router(admin: Admin) -> APIRouter:  # noqa: C901 - one route per endpo
             return None
 
     async def authorize_key(request: Request, p: Principal, name: str, action: str, key_id: str) -> Any:
+        missing = errors.NoSuchEntity("The specified access key does not exist.")
         row = await key_owner(key_id)
         if row is None:
-            # nothing to hide and nothing to find: the same answer a tenant gets for another tenant's key
-            raise errors.NoSuchEntity(f"access key {key_id} does not exist")
-        await admin.authorize(request, p, name, action, _user_arn(row.tenant_id, row.user_name), row.tenant_id)
+            raise missing
+        try:
+            await admin.authorize(request, p, name, action, _user_arn(row.tenant_id, row.user_name), row.tenant_id)
+        except errors.NoSuchEntity:
+            raise missing from None  # another tenant's key: exactly the answer for a key that does not exist
         return row
 
     @r.get("/access-keys/{key_id}", response_model=AccessKeyOut, operation_id="getAccessKey", tags=["access keys"])
@@ -829,7 +833,8 @@ def build_router(admin: Admin) -> APIRouter:  # noqa: C901 - one route per endpo
 
 
 class _BodyLimit:
-    """Refuse request bodies over MAX_BODY (413) before the framework reads them whole."""
+    """Read the request body first, at most MAX_BODY bytes (413 beyond, declared or streamed), then hand it to the
+    framework whole."""
 
     def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
         self.app = app
@@ -839,24 +844,32 @@ class _BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
-            rid = secrets.token_hex(8).upper()
-            await _error(413, "EntityTooLarge", f"request bodies are limited to {MAX_BODY} bytes", rid)(
-                scope, receive, send
-            )
-            return
-        seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
+        too_large = declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY)
+        body = bytearray()
+        while not too_large:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > MAX_BODY:
-                    raise errors.InvalidRequest(f"request bodies are limited to {MAX_BODY} bytes")
-            return message
+            if message["type"] != "http.request":
+                break
+            body += message.get("body", b"")
+            too_large = len(body) > MAX_BODY
+            if not message.get("more_body", False):
+                break
+        if too_large:
+            rid = secrets.token_hex(8).upper()
+            response = _error(413, "EntityTooLarge", f"request bodies are limited to {MAX_BODY} bytes", rid)
+            response.headers["connection"] = "close"
+            await response(scope, receive, send)
+            return
+        delivered = False
 
-        await self.app(scope, limited, send)
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
 
 def create_admin_app(access: AccessService, tenants: TenantService, s3: Any) -> Callable[[Scope, Receive, Send], Any]:
@@ -887,6 +900,14 @@ def create_admin_app(access: AccessService, tenants: TenantService, s3: Any) -> 
     async def s3_error(request: Request, exc: S3Error) -> JSONResponse:
         status = exc.status if exc.status < 500 or exc.status == 503 else 500
         return _error(status, exc.code, exc.message, getattr(request.state, "request_id", ""))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "NoSuchEntity", 405: "MethodNotAllowed", 413: "EntityTooLarge"}.get(
+            exc.status_code, "InvalidRequest"
+        )
+        status = exc.status_code if exc.status_code < 500 else 400
+        return _error(status, code, str(exc.detail), getattr(request.state, "request_id", ""))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -87,6 +87,7 @@ class S3App:
         self._vault_checked_at = -1e9
         self._vault_sealed = True
         self.ready = True
+        self.bootstrapped = False  # the first start's tenant and user rows exist (health says ok only then)
 
     # --- ASGI entry -------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -421,7 +422,7 @@ class S3App:
             vault = await anyio.to_thread.run_sync(self.rt.vault.status)
         except errors.StrongroomError:
             vault = {}
-        if not self.ready or vault.get("sealed", True):
+        if not self.ready or not self.bootstrapped or vault.get("sealed", True):
             return Response(b'{"status":"unavailable"}', status_code=503, media_type="application/json")
         return Response(b'{"status":"ok"}', media_type="application/json")
 

@@ -898,6 +898,12 @@ def sr_internal_credential_put(app: VaultApp, call: Call, m: re.Match[str]) -> A
     return None
 
 
+@route("read", r"strongroom/internal/bootstrap")
+def sr_internal_bootstrap(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    """The first unseal's credentials (ids, tenants, users), so the gateway can make their tenant and user rows."""
+    return _data(call, {"credentials": app.core.bootstrap_credentials()})
+
+
 @route("delete", r"strongroom/internal/credentials/(?P<ak>[^/]+)")
 def sr_internal_credential_delete(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
     app.core.delete_credential(m["ak"])
