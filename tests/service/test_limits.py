@@ -326,7 +326,7 @@ def test_zero_disables(engines: list[Engine]) -> None:
 
 def test_defaults_are_generous() -> None:
     s = Settings()
-    assert (s.rate_limit_per_key, s.rate_limit_burst) == (1000, 2000)
+    assert (s.rate_limit_per_key, s.rate_limit_burst) == (10000, 20000)  # above one gateway's 4 KiB GET rate
     assert (s.auth_failure_threshold, s.auth_failure_delay_max_seconds) == (20, 5.0)
 
 
