@@ -112,3 +112,37 @@ def test_namespace_policies_are_separate(root: hvac.Client, default_ns: hvac.Cli
     with pytest.raises(hvac.exceptions.InvalidRequest):
         default_ns.sys.delete_policy(name="tenant-admin")
     default_ns.sys.delete_policy(name=name)
+
+
+def test_a_tenant_token_works_only_in_its_own_namespace(server: Server) -> None:
+    """Two tenants, each with a token of its own namespace (from the admin API): each encrypts, decrypts and keeps
+    secrets in its namespace, and every call into the other's namespace (or the root) is permission denied."""
+    from tests.conftest import OPERATOR_ACCESS, OPERATOR_SECRET
+
+    other = uid("vt")
+    made = server.admin(OPERATOR_ACCESS, OPERATOR_SECRET).request("POST", "/tenants", {"name": other})
+    key = made["access_key"]
+    mine = server.tenant_vault()  # default's admin
+    theirs = server.tenant_vault(key["access_key_id"], key["secret_access_key"])
+    assert (mine.adapter.namespace, theirs.adapter.namespace) == ("default", other)
+    name, secret_path = uid("k"), uid("app") + "/db"
+    theirs.secrets.transit.create_key(name=name)
+    ct = theirs.secrets.transit.encrypt_data(name=name, plaintext=MSG)["data"]["ciphertext"]
+    assert theirs.secrets.transit.decrypt_data(name=name, ciphertext=ct)["data"]["plaintext"] == MSG
+    theirs.secrets.kv.v2.create_or_update_secret(path=secret_path, secret={"password": "theirs"})
+
+    info = json.loads((server.data_dir / "run" / "vault.json").read_text())
+    ca = str(server.data_dir / "tls" / "ca.pem")
+    for target in (other, None):  # default's token pointed at the other namespace, and at the root
+        crossing = hvac.Client(url=info["url"], token=mine.token, namespace=target, verify=ca, timeout=30)
+        with pytest.raises(hvac.exceptions.Forbidden):
+            crossing.secrets.transit.decrypt_data(name=name, ciphertext=ct)
+        with pytest.raises(hvac.exceptions.Forbidden):
+            crossing.secrets.kv.v2.read_secret_version(path=secret_path, raise_on_deleted_version=True)
+        with pytest.raises(hvac.exceptions.Forbidden):
+            crossing.secrets.transit.list_keys()
+    # in its own namespace, default finds nothing of the other tenant's: the same answer as for a missing key
+    with pytest.raises(hvac.exceptions.InvalidPath):
+        mine.secrets.transit.read_key(name=name)
+    with pytest.raises(hvac.exceptions.InvalidPath):
+        mine.secrets.kv.v2.read_secret_version(path=secret_path, raise_on_deleted_version=True)

@@ -52,6 +52,26 @@ class Call:
     internal: bool = False
     namespace: str = ns.ROOT  # the namespace X-Vault-Namespace selects ("" = root)
     ns: Namespace | None = None  # that namespace, once the token may act in it (authenticated routes)
+    source_ip: str | None = None
+
+    # --- the operation record (what the audit log records): a vault request's action is the capability its
+    # path needs, its resource the path within its namespace (the namespace of tenant T is T; root = "system")
+    @property
+    def action(self) -> str:
+        return "vault:" + {"read": "read", "list": "list", "update": "update", "delete": "delete"}.get(
+            self.method, self.method
+        )
+
+    @property
+    def resource(self) -> str:
+        return f"vault:{self.namespace or 'system'}/{self.path}"
+
+    @property
+    def principal(self) -> str:
+        """Who: the token's accessor (never the token), or the gateway for internal calls, or nobody."""
+        if self.internal:
+            return "gateway"
+        return f"token:{self.token.accessor}" if self.token is not None else "anonymous"
 
     @property
     def space(self) -> Namespace:
@@ -189,6 +209,8 @@ class VaultApp:
         if not raw_token and auth.lower().startswith("bearer "):
             raw_token = auth[7:].strip()
         call = Call(op, vpath, body, query, None, raw_token, str(uuid.uuid4()))
+        client = request.scope.get("client")
+        call.source_ip = client[0] if client else None
         call.namespace = ns.normalize(request.headers.get("x-vault-namespace"))
         if vpath.startswith("strongroom/internal/"):
             if not self.internal_token or not raw_token or not hmac.compare_digest(raw_token, self.internal_token):
