@@ -297,14 +297,27 @@ class AccessService:
     def authorize_blocking(
         self, op: Operation, level: str, bucket: str | None, key: str | None, action: str
     ) -> BucketFacts | None:
-        requester = self.requester(op)
         facts = self._load_bucket(bucket) if bucket is not None else None
+        decision = self._decide_loading(self.requester(op), action, level, bucket, key, facts, op)
+        return self._apply(op, decision, level, bucket, facts)
+
+    def _decide_loading(
+        self,
+        requester: Requester,
+        action: str,
+        level: str,
+        bucket: str | None,
+        key: str | None,
+        facts: BucketFacts | None,
+        op: Operation,
+    ) -> Decision:
+        """Blocking: decide, loading the object's ACL when the decision depends on it."""
         decision = self._decide(requester, action, level, bucket, key, facts, op)
         if decision.needs_object and facts is not None and key is not None:
             stored = self.rt.repo.get_object(facts.id, key)
             obj = ObjectFacts(acls.Acl.from_json(stored.record.acl) if stored and stored.record.acl else None)
             decision = self._decide(requester, action, level, bucket, key, facts, op, obj)
-        return self._apply(op, decision, level, bucket, facts)
+        return decision
 
     def _decide(
         self,
@@ -346,25 +359,14 @@ class AccessService:
     def allowed(self, op: Operation, action: str, level: str, bucket: str, key: str | None) -> bool:
         """Blocking: whether the principal of ``op`` may also do ``action`` there (DeleteObjects per key, and
         whether a missing key may be reported as missing: that needs s3:ListBucket, as in S3)."""
-        requester = self.requester(op)
         facts = self._load_bucket(bucket)
-        decision = self._decide(requester, action, level, bucket, key, facts, op)
-        if decision.needs_object and facts is not None and key is not None:
-            stored = self.rt.repo.get_object(facts.id, key)
-            obj = ObjectFacts(acls.Acl.from_json(stored.record.acl) if stored and stored.record.acl else None)
-            decision = self._decide(requester, action, level, bucket, key, facts, op, obj)
-        return decision.allowed
+        return self._decide_loading(self.requester(op), action, level, bucket, key, facts, op).allowed
 
     def recheck(self, op: Operation, name: str, row: Bucket, level: str = "object", key: str | None = None) -> None:
         """Blocking: decide ``op`` again on a fresh bucket row whose id or access_version differs from what
         authorization saw (raise when it is not allowed any more)."""
         facts = self.facts_of(row)
-        requester = self.requester(op)
-        decision = self._decide(requester, op.action, level, name, key, facts, op)
-        if decision.needs_object and key is not None:
-            stored = self.rt.repo.get_object(facts.id, key)
-            obj = ObjectFacts(acls.Acl.from_json(stored.record.acl) if stored and stored.record.acl else None)
-            decision = self._decide(requester, op.action, level, name, key, facts, op, obj)
+        decision = self._decide_loading(self.requester(op), op.action, level, name, key, facts, op)
         self._apply(op, decision, level, name, facts)
 
 
