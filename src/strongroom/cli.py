@@ -539,7 +539,9 @@ def _table(rows: list[dict[str, Any]], columns: list[str], as_json: bool, title:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(*columns, title=title or None)
+    table = Table(title=title or None)
+    for c in columns:
+        table.add_column(c, overflow="fold")  # ids in full, never cut
     for row in rows:
         table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
     Console().print(table)
