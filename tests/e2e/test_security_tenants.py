@@ -117,6 +117,29 @@ def _operations(t2: Any, upload_id: str) -> dict[str, Callable[[str], Any]]:
         ),
         "AbortMultipartUpload": lambda b: t2.abort_multipart_upload(Bucket=b, Key="pending", UploadId=upload_id),
         "DeleteBucket": lambda b: t2.delete_bucket(Bucket=b),
+        # access control subresources
+        "GetBucketPolicy": lambda b: t2.get_bucket_policy(Bucket=b),
+        "PutBucketPolicy": lambda b: t2.put_bucket_policy(
+            Bucket=b,
+            Policy='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject",'
+            f'"Resource":"arn:aws:s3:::{b}/*"}}]}}',
+        ),
+        "DeleteBucketPolicy": lambda b: t2.delete_bucket_policy(Bucket=b),
+        "GetBucketPolicyStatus": lambda b: t2.get_bucket_policy_status(Bucket=b),
+        "GetBucketAcl": lambda b: t2.get_bucket_acl(Bucket=b),
+        "PutBucketAcl": lambda b: t2.put_bucket_acl(Bucket=b, ACL="public-read"),
+        "GetObjectAcl": lambda b: t2.get_object_acl(Bucket=b, Key="secret.txt"),
+        "PutObjectAcl": lambda b: t2.put_object_acl(Bucket=b, Key="secret.txt", ACL="public-read"),
+        "GetPublicAccessBlock": lambda b: t2.get_public_access_block(Bucket=b),
+        "PutPublicAccessBlock": lambda b: t2.put_public_access_block(
+            Bucket=b, PublicAccessBlockConfiguration={"BlockPublicAcls": False}
+        ),
+        "DeletePublicAccessBlock": lambda b: t2.delete_public_access_block(Bucket=b),
+        "GetBucketOwnershipControls": lambda b: t2.get_bucket_ownership_controls(Bucket=b),
+        "PutBucketOwnershipControls": lambda b: t2.put_bucket_ownership_controls(
+            Bucket=b, OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]}
+        ),
+        "DeleteBucketOwnershipControls": lambda b: t2.delete_bucket_ownership_controls(Bucket=b),
     }
 
 
@@ -142,6 +165,11 @@ def test_other_tenants_bucket_looks_missing(tenants: tuple[Server, Any, Any, str
     uploads = root.list_multipart_uploads(Bucket=ROOT_BUCKET).get("Uploads", [])
     assert [(u["Key"], u["UploadId"]) for u in uploads] == [("pending", upload_id)]
     assert root.list_parts(Bucket=ROOT_BUCKET, Key="pending", UploadId=upload_id).get("Parts", []) == []
+    assert [g["Permission"] for g in root.get_object_acl(Bucket=ROOT_BUCKET, Key="secret.txt")["Grants"]] == [
+        "FULL_CONTROL"
+    ]
+    assert [g["Permission"] for g in root.get_bucket_acl(Bucket=ROOT_BUCKET)["Grants"]] == ["FULL_CONTROL"]
+    assert _failure(lambda: root.get_bucket_policy(Bucket=ROOT_BUCKET))[:2] == (404, "NoSuchBucketPolicy")
     enc = root.get_bucket_encryption(Bucket=ROOT_BUCKET)["ServerSideEncryptionConfiguration"]["Rules"][0]
     assert enc["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
     assert "Contents" not in t2.list_objects_v2(Bucket=T2_BUCKET, Prefix="stolen")
