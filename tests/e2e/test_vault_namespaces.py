@@ -146,3 +146,17 @@ def test_a_tenant_token_works_only_in_its_own_namespace(server: Server) -> None:
         mine.secrets.transit.read_key(name=name)
     with pytest.raises(hvac.exceptions.InvalidPath):
         mine.secrets.kv.v2.read_secret_version(path=secret_path, raise_on_deleted_version=True)
+
+
+def test_a_tenant_token_cannot_seal_or_rotate_the_shared_vault(server: Server) -> None:
+    """tenant-admin grants sudo on every path of its namespace; seal, rotate and key-status act on the whole
+    deployment, so a tenant namespace never reaches them."""
+    tenant = server.tenant_vault()
+    with pytest.raises(hvac.exceptions.Forbidden):
+        tenant.sys.seal()
+    with pytest.raises(hvac.exceptions.Forbidden):
+        tenant.sys.rotate_encryption_key()
+    with pytest.raises(hvac.exceptions.Forbidden):
+        tenant.sys.get_encryption_key_status()
+    assert hvac_client(server.data_dir).sys.is_sealed() is False
+    tenant.sys.create_or_update_policy(name=uid("p"), policy='path "secret/*" { capabilities = ["read"] }')

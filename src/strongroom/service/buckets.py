@@ -26,12 +26,14 @@ class BucketService:
         self.rt = rt
         self.on_access_change = on_access_change or (lambda name: None)
 
-    def load(self, op: Operation, name: str) -> Bucket:
-        """Blocking: the bucket ``op`` was authorized on."""
-        return confirm(op, self.rt.repo.get_bucket(name), name, level="bucket")
+    def load(self, op: Operation, name: str, key: str | None = None) -> Bucket:
+        """Blocking: the bucket ``op`` was authorized on (for an object operation, name its ``key``: a decision taken
+        again on a changed bucket must be about the object, where an object-level Deny may apply)."""
+        level = "object" if key is not None else "bucket"
+        return confirm(op, self.rt.repo.get_bucket(name), name, level=level, key=key)
 
-    async def get(self, op: Operation, name: str) -> Bucket:
-        return await anyio.to_thread.run_sync(self.load, op, name)
+    async def get(self, op: Operation, name: str, key: str | None = None) -> Bucket:
+        return await anyio.to_thread.run_sync(self.load, op, name, key)
 
     async def create(self, op: Operation, name: str, location: str | None, acl: str | None = None) -> Bucket:
         validate_bucket_name(name)

@@ -80,7 +80,7 @@ class MultipartService:
         acl: str | None = None,
     ) -> tuple[MultipartUpload, WriteKey]:
         validate_key(key)
-        bucket = await self.buckets.get(op, bucket_name)
+        bucket = await self.buckets.get(op, bucket_name, key)
         wk = await anyio.to_thread.run_sync(self.objects.resolve_write_key, op, bucket, sse)
         upload = MultipartUpload(
             upload_id=uuid.uuid4().hex + uuid.uuid4().hex[:16],
@@ -99,7 +99,7 @@ class MultipartService:
     async def get_upload(
         self, op: Operation, bucket_name: str, key: str, upload_id: str
     ) -> tuple[Bucket, MultipartUpload]:
-        bucket = await self.buckets.get(op, bucket_name)
+        bucket = await self.buckets.get(op, bucket_name, key)
         upload = await anyio.to_thread.run_sync(self.rt.repo.get_upload, bucket.id, upload_id)
         if upload is None or upload.key != key:
             raise errors.NoSuchUpload(UploadId=upload_id)

@@ -332,7 +332,7 @@ class ObjectService:
         """Conditional writes (If-Match / If-None-Match: *) against the current object, for any writer."""
         if conditions.if_match is None and conditions.if_none_match is None:
             return
-        bucket = await self.buckets.get(op, bucket_name)
+        bucket = await self.buckets.get(op, bucket_name, key)
         await self._check_write_conditions(bucket, key, conditions)
 
     async def _check_write_conditions(self, bucket: Bucket, key: str, cond: Conditions) -> None:
@@ -539,7 +539,7 @@ class ObjectService:
 
     # --- DELETE -------------------------------------------------------------
     async def delete(self, op: Operation, bucket_name: str, key: str) -> None:
-        bucket = await self.buckets.get(op, bucket_name)
+        bucket = await self.buckets.get(op, bucket_name, key)
         await anyio.to_thread.run_sync(self.rt.repo.delete_object, bucket.id, key, bucket.region)
 
     async def delete_many(

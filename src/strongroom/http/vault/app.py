@@ -80,6 +80,8 @@ class Call:
         return self.ns
 
 
+#: the sys/ paths that are per namespace (everything else under sys/ is the deployment's own)
+TENANT_SYS = ("sys/policy", "sys/policies/", "sys/mounts", "sys/internal/ui/mounts", "sys/capabilities-self")
 Handler = Callable[["VaultApp", Call, re.Match[str]], Any]
 ROUTES: list[tuple[set[str], re.Pattern[str], Handler]] = []
 
@@ -250,6 +252,10 @@ class VaultApp:
         token = call.token
         assert token is not None
         if token.namespace not in (ns.ROOT, call.namespace):
+            return False
+        if call.namespace != ns.ROOT and call.path.startswith("sys/") and not call.path.startswith(TENANT_SYS):
+            # seal, rotate, key status, namespaces... act on the whole deployment: never from a tenant namespace,
+            # whatever a namespace policy grants (tenant-admin holds sudo on "*")
             return False
         if token.namespace == ns.ROOT and call.namespace != ns.ROOT and not operator_may(call.method, call.path):
             return False
