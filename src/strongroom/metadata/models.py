@@ -255,3 +255,46 @@ class RateCounter(Base):
 
 
 Index("ix_rate_counters_expires_at", RateCounter.expires_at)
+
+
+class AuditHead(Base):
+    """The head of one audit chain (a tenant's, or ``system`` for the operators): how many entries it holds and the
+    hash of the last one. Appending locks this row, so every gateway extends a chain in one order."""
+
+    __tablename__ = "audit_heads"
+    chain: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    head: Mapped[str] = mapped_column(String(64))  # hex SHA-256 of the last entry (64 zeros when empty)
+    checkpoint_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    checkpoint_at: Mapped[int] = mapped_column(BigInteger, default=0)  # unix microseconds
+
+
+class AuditEntry(Base):
+    """One audit entry: ``body`` is its canonical JSON (what the hash covers, with the previous entry's hash); the
+    other columns repeat a few of its fields for filtering."""
+
+    __tablename__ = "audit_entries"
+    chain: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[int] = mapped_column(BigInteger)  # unix microseconds
+    principal: Mapped[str] = mapped_column(String(256))
+    action: Mapped[str] = mapped_column(String(128))
+    resource: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(16))
+    hash: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+
+
+class AuditCheckpoint(Base):
+    """A signed statement of a chain's size and head hash at a time (Ed25519, by the vault's audit key)."""
+
+    __tablename__ = "audit_checkpoints"
+    chain: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    head: Mapped[str] = mapped_column(String(64))
+    at: Mapped[int] = mapped_column(BigInteger)
+    key_version: Mapped[int] = mapped_column(Integer)
+    signature: Mapped[str] = mapped_column(Text)  # base64
+
+
+Index("ix_audit_entries_chain_at", AuditEntry.chain, AuditEntry.at)
