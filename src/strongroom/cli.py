@@ -1044,6 +1044,9 @@ def vault_token(
 
 
 def main() -> None:
+    from strongroom.cli_audit import audit_app
+
+    app.add_typer(audit_app, name="audit")
     app()
 
 

@@ -225,6 +225,10 @@ class Unavailable(StrongroomError):
     """The service is not ready (starting, sealed, or a dependency is down)."""
 
 
+class AuditUnavailable(Unavailable):
+    """The audit log cannot take an entry: the operation is refused (fail closed)."""
+
+
 # --- key vault seal ---------------------------------------------------------
 
 

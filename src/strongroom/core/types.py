@@ -73,6 +73,15 @@ class Operation:
     grants: dict[str, tuple[str, int]] = field(default_factory=dict)
     recheck: Any = None  # Callable[[Operation, str, Bucket], None], set by authorization
     outcome: str = ""  # "allowed" | "denied" (set by authorization)
+    # --- what the audit entry records beyond the request (http/ and services fill these in) ---
+    resource_tenant: str | None = None  # the tenant owning the resource (set by authorization)
+    lockbox_grant: str | None = None  # the lockbox grant that allowed an operator's access
+    claimed_key: str | None = None  # the access key id a refused request claimed (no principal)
+    data_key: tuple[str, int] | None = None  # the layer-1 key (name, version) a data operation used
+    justification: str | None = None  # why key material was released (vault calls)
+    bytes_in: int = 0
+    success_status: int = 200  # what the entry committed with the operation's change records
+    audited: bool = False  # its entry is written (in the transaction of its change)
 
     @functools.cached_property
     def context(self) -> dict[str, Any]:

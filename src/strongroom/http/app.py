@@ -62,6 +62,7 @@ class StrongroomApp:
                     tg.start_soon(self._bootstrap)
                     tg.start_soon(self._sweeper)
                     tg.start_soon(self.s3.sync_limits)
+                    tg.start_soon(self.rt.audit.run)
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
                     tg.cancel_scope.cancel()

@@ -6,13 +6,14 @@ Returned ORM objects are detached snapshots (expire_on_commit=False).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy import (
     Connection,
@@ -200,6 +201,11 @@ class RawTransaction:
         got = self.scalars(stmt, params)
         return got[0] if got else None
 
+    def row(self, stmt: Any, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        self._run(stmt, params)
+        got = self._cur.fetchone()
+        return tuple(got) if got is not None else None
+
     def begin(self) -> None:
         if self.dialect.name == "sqlite":
             self._cur.execute("BEGIN IMMEDIATE")  # autocommit driver (make_engine): explicit, write-locked
@@ -213,6 +219,32 @@ class RawTransaction:
     def close(self) -> None:
         self._cur.close()
         self._conn.close()
+
+
+class ConnTx:
+    """A Connection seen as the few methods the audit chain appends with (like RawTransaction's)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.dialect = conn.dialect
+
+    def execute(self, stmt: Any, params: dict[str, Any] | list[dict[str, Any]]) -> None:
+        self.conn.execute(stmt, params)
+
+    def row(self, stmt: Any, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        got = self.conn.execute(stmt, params).first()
+        return tuple(got) if got is not None else None
+
+
+class WriteHook(Protocol):
+    """The audit log's unit-of-work hook (set once per process): the entry of the operation a writing transaction
+    belongs to is appended in it, just before it commits."""
+
+    def before_commit(self, tx: Any) -> None:
+        """Append the current operation's entry (if any, and not yet written) in ``tx``."""
+
+    def rolled_back(self) -> None:
+        """The transaction ``before_commit`` appended to did not commit."""
 
 
 def detached(cls: type[T], **values: Any) -> T:
@@ -318,6 +350,7 @@ class Repository:
         self._write_lock: AbstractContextManager[Any] = (
             threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
         )
+        self.on_write: WriteHook | None = None
 
     @classmethod
     def open(cls, url: str, run_migrations: bool = True) -> Repository:
@@ -336,8 +369,17 @@ class Repository:
         On SQLite, writers in this process queue on a lock first: SQLite's own busy handler makes waiting
         writers sleep in growing steps (up to 100 ms), which collapses throughput under concurrency.
         """
-        with self._write_lock, self._sessions.begin() as s:
-            yield s
+        hook = self.on_write
+        with self._write_lock:
+            try:
+                with self._sessions.begin() as s:
+                    yield s
+                    if hook is not None:
+                        hook.before_commit(ConnTx(s.connection()))
+            except BaseException:
+                if hook is not None:
+                    hook.rolled_back()
+                raise
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
@@ -347,18 +389,25 @@ class Repository:
             yield s
 
     @contextmanager
-    def raw_writing(self) -> Iterator[RawTransaction]:
-        """A read-write transaction on a DBAPI connection, committed on success (the hot paths' ``session``)."""
+    def raw_writing(self, audited: bool = True) -> Iterator[RawTransaction]:
+        """A read-write transaction on a DBAPI connection, committed on success (the hot paths' ``session``).
+        ``audited=False``: the audit log's own writes (no operation's entry joins them)."""
+        hook = self.on_write if audited else None
         with self._write_lock:
             tx = RawTransaction(self.engine, self._raw_statements)
             try:
                 tx.begin()
                 try:
                     yield tx
+                    if hook is not None:
+                        hook.before_commit(tx)
+                    tx.commit()
                 except BaseException:
-                    tx.rollback()
+                    if hook is not None:
+                        hook.rolled_back()
+                    with contextlib.suppress(Exception):
+                        tx.rollback()
                     raise
-                tx.commit()
             finally:
                 tx.close()
 

@@ -101,6 +101,11 @@ class AccessService:
             pass
         return self._refresh(access_key).secret
 
+    def key_tenant(self, access_key: str) -> str | None:
+        """Blocking: the tenant of an access key (any status), or None when there is no such key."""
+        row = self.rt.repo.get_access_key(access_key)
+        return row.tenant_id if row is not None else None
+
     def principal(self, access_key: str) -> Principal:
         hit = self._keys.get(access_key)
         if hit is None or hit.principal is None:
@@ -343,6 +348,10 @@ class AccessService:
     def _apply(
         self, op: Operation, decision: Decision, level: str, bucket: str | None, facts: BucketFacts | None
     ) -> BucketFacts | None:
+        if facts is not None:
+            op.resource_tenant = facts.tenant
+        elif bucket is None or level == "tenant":
+            op.resource_tenant = op.principal.tenant_id or None
         if not decision.allowed:
             op.outcome = "denied"
             if facts is None and bucket is not None and level != "tenant":

@@ -180,7 +180,12 @@ class ObjectService:
 
     # --- encryption resolution --------------------------------------------
     def resolve_write_key(self, op: Operation, bucket: Bucket, sse: SSERequest) -> WriteKey:
-        """Pick the layer-1 KEK for a new write (blocking: call in a thread)."""
+        """Pick the layer-1 KEK for a new write (blocking: call in a thread); the operation records which."""
+        wk = self._write_key(bucket, sse)
+        op.data_key = (wk.l1.kek_id, wk.l1.version)
+        return wk
+
+    def _write_key(self, bucket: Bucket, sse: SSERequest) -> WriteKey:
         if sse.customer_key is not None:
             if sse.algorithm is not None:
                 raise errors.InvalidArgument(
@@ -417,6 +422,8 @@ class ObjectService:
         bucket, stored = self._load(op, bucket_name, key)
         rec = stored.record
         opened: list[OpenPart] = []
+        if stored.parts:
+            op.data_key = (stored.parts[0].kek_id, stored.parts[0].kek_version)
         if head:
             # HEAD still proves the caller holds the key (SSE-C) and that the key is usable
             if rec.sse_mode == SSE_C or customer_key is not None:

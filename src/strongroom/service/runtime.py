@@ -9,10 +9,12 @@ from typing import TypeVar, TypeVarTuple
 import anyio
 from anyio.lowlevel import RunVar
 
+from strongroom.audit.sink import AuditLog
 from strongroom.config import Settings
 from strongroom.core import errors
 from strongroom.keys.keystore import KeyStore
 from strongroom.keys.vaultclient import VaultClient
+from strongroom.metadata.auditstore import AuditStore
 from strongroom.metadata.repository import Repository
 from strongroom.storage import BlobStore
 
@@ -28,6 +30,11 @@ class Runtime:
     keys: KeyStore
     vault: VaultClient
     stores: dict[str, BlobStore] = field(default_factory=dict)
+    audit: AuditLog = field(init=False)
+
+    def __post_init__(self) -> None:
+        # every writing transaction of this process may carry an operation's audit entry (audit.sink)
+        self.audit = AuditLog(AuditStore(self.repo), signer=lambda data: self.vault.audit_sign(data))
 
     def store(self, region: str) -> BlobStore:
         try:

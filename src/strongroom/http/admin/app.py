@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Message, Receive, Scope, Send
 
 from strongroom.core import errors
-from strongroom.core.types import SYSTEM_TENANT, Operation, Principal
+from strongroom.core.types import ANONYMOUS, SYSTEM_TENANT, Operation, Principal
 from strongroom.http.s3.errors import S3Error
 from strongroom.http.s3.sigv4 import authenticate
 from strongroom.policy import acl as acls
@@ -313,6 +313,7 @@ class Admin:
             source_ip=client[0] if client else None,
             user_agent=request.headers.get("user-agent"),
         )
+        op.resource_tenant = principal.tenant_id
         op.context.update(
             {
                 "aws:SecureTransport": "true" if request.url.scheme == "https" else "false",
@@ -334,6 +335,7 @@ class Admin:
         exists is told it does not."""
         op = self.operation(request, principal, name, action, resource)
         requester = await self.rt.run(self.access.requester, op)
+        op.resource_tenant = tenant
         decision = decide(requester, action, Resource(resource, tenant, "tenant"))
         if not decision.allowed:
             op.outcome = "denied"
@@ -341,7 +343,23 @@ class Admin:
                 raise errors.NoSuchEntity("The specified entity does not exist (or is not visible to you)")
             raise errors.AccessDenied()
         op.outcome = "allowed"
+        if request.method != "GET":
+            op.success_status = getattr(request.scope.get("route"), "status_code", None) or 200
+            self.rt.audit.arm(op, "admin")
         return op
+
+    def unnamed_operation(self, request: Request) -> Operation:
+        """The audit record of a call refused before it was named (unauthenticated, malformed, no such route)."""
+        client = request.scope.get("client")
+        return Operation(
+            name="Unknown",
+            action="",
+            resource=request.url.path,
+            principal=ANONYMOUS,
+            request_id=request.state.request_id,
+            source_ip=client[0] if client else None,
+            user_agent=request.headers.get("user-agent"),
+        )
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await self.rt.run(fn, *args)
@@ -887,6 +905,16 @@ def create_admin_app(access: AccessService, tenants: TenantService, s3: Any) -> 
     async def request_id(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
         request.state.request_id = secrets.token_hex(8).upper()
         response = await call_next(request)
+        # every call is audited, refused ones included; a change's entry already committed with it
+        op = getattr(request.state, "operation", None) or admin.unnamed_operation(request)
+        try:
+            await admin.rt.audit.record(
+                op, "admin", response.status_code, getattr(request.state, "error_code", None),
+                int(response.headers.get("content-length", "0") or 0),
+            )
+        except errors.AuditUnavailable as exc:
+            status, code, message = _domain(exc)
+            response = _error(status, code, message, request.state.request_id)
         response.headers["x-request-id"] = request.state.request_id
         response.headers["cache-control"] = "no-store"
         return response
@@ -894,11 +922,15 @@ def create_admin_app(access: AccessService, tenants: TenantService, s3: Any) -> 
     @app.exception_handler(errors.StrongroomError)
     async def domain_error(request: Request, exc: errors.StrongroomError) -> JSONResponse:
         status, code, message = _domain(exc)
+        request.state.error_code = code
         return _error(status, code, message, getattr(request.state, "request_id", ""))
 
     @app.exception_handler(S3Error)
     async def s3_error(request: Request, exc: S3Error) -> JSONResponse:
         status = exc.status if exc.status < 500 or exc.status == 503 else 500
+        request.state.error_code = exc.code
+        if exc.code in ("SignatureDoesNotMatch", "InvalidAccessKeyId"):
+            request.state.operation = None
         return _error(status, exc.code, exc.message, getattr(request.state, "request_id", ""))
 
     @app.exception_handler(StarletteHTTPException)
@@ -906,6 +938,7 @@ def create_admin_app(access: AccessService, tenants: TenantService, s3: Any) -> 
         code = {404: "NoSuchEntity", 405: "MethodNotAllowed", 413: "EntityTooLarge"}.get(
             exc.status_code, "InvalidRequest"
         )
+        request.state.error_code = code
         status = exc.status_code if exc.status_code < 500 else 400
         return _error(status, code, str(exc.detail), getattr(request.state, "request_id", ""))
 
@@ -914,8 +947,12 @@ def create_admin_app(access: AccessService, tenants: TenantService, s3: Any) -> 
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(x) for x in first.get("loc", ()))
         message = f"{where}: {first.get('msg', 'invalid request')}" if where else "invalid request"
+        request.state.error_code = "InvalidRequest"
         return _error(400, "InvalidRequest", message, getattr(request.state, "request_id", ""))
 
     app.state.admin = admin
     app.include_router(build_router(admin))
+    from strongroom.http.admin.audit import build_audit_router  # it builds on this module's names
+
+    app.include_router(build_audit_router(admin))
     return _BodyLimit(app)

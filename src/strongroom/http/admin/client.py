@@ -8,6 +8,7 @@ import hashlib
 import json
 import ssl
 import urllib.parse
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -92,6 +93,20 @@ class AdminClient:
         if r.status_code == 204 or not r.content:
             return None
         return r.json()
+
+    def lines(self, path: str) -> Iterator[str]:
+        """GET a JSON-lines answer (an audit export), line by line, streamed."""
+        url = self.endpoint + PREFIX + path
+        headers = sign("GET", url, b"", self._access, self._secret, headers={})
+        with self.http.stream("GET", url, headers=headers) as r:
+            if r.status_code >= 400:
+                r.read()
+                try:
+                    err = r.json().get("error", {})
+                except ValueError:
+                    err = {}
+                raise AdminError(r.status_code, err.get("code", str(r.status_code)), err.get("message", r.text[:200]))
+            yield from r.iter_lines()
 
     def close(self) -> None:
         self.http.close()

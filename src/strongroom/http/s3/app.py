@@ -67,6 +67,18 @@ _HEADER_KEYS = (
 )
 
 
+_CHANGES = frozenset({"PUT", "POST", "DELETE"})
+
+
+def _bytes_out(response: Response, method: str) -> int:
+    if method == "HEAD":
+        return 0
+    length = response.headers.get("content-length")
+    if length is not None and length.isdigit():
+        return int(length)
+    return len(getattr(response, "body", b"") or b"")
+
+
 def handler_for(route: Route) -> Handler:
     module, _sep, name = route.handler.partition(":")
     fn: Handler = getattr(importlib.import_module(f"strongroom.http.s3.handlers.{module}"), name)
@@ -83,6 +95,7 @@ class S3App:
         self.listing = ListingService(rt, self.buckets)
         self.acls = AccessConfig(rt, self.access, self.buckets)
         self.limits = RateLimiter(rt.settings, rt.repo.engine)
+        self.audit = rt.audit
         self._handlers: dict[str, Handler] = {}
         self._vault_checked_at = -1e9
         self._vault_sealed = True
@@ -94,28 +107,45 @@ class S3App:
         assert scope["type"] == "http"
         request_id = secrets.token_hex(8).upper()
         receives = 0
+        received = 0
+        req: S3Request | None = None
 
         async def counted_receive() -> Message:
-            nonlocal receives
+            nonlocal receives, received
             receives += 1
-            return await receive()
+            message = await receive()
+            received += len(message.get("body", b""))
+            if req is not None and req.op is not None:
+                req.op.bytes_in = received
+            return message
 
         request = Request(scope, counted_receive)
-        req: S3Request | None = None
+        error: str | None = None
         try:
             req = S3Request(request, request_id)
             response = await self.handle(req)
         except S3Error as exc:
+            error = exc.code
             response = self.error_response(exc, req, request_id, request.method)
         except errors.NotModified as exc:
             response = Response(status_code=304, headers=not_modified_headers(exc))
         except errors.StrongroomError as exc:
             if isinstance(exc, errors.DecryptionFailed):
                 log.error("integrity failure on %s: %s", scope.get("path"), exc.context or "")
-            response = self.error_response(domain_error(exc), req, request_id, request.method)
+            wire = domain_error(exc)
+            error = wire.code
+            response = self.error_response(wire, req, request_id, request.method)
         except Exception:
             log.exception("internal error (request %s)", request_id)
+            error = "InternalError"
             response = self.error_response(s3_error("InternalError"), req, request_id, request.method)
+        if req is not None and req.audit:
+            op = req.op or self.unnamed_operation(req)
+            op.bytes_in = received
+            try:
+                await self.audit.record(op, "s3", response.status_code, error, _bytes_out(response, request.method))
+            except errors.AuditUnavailable as exc:
+                response = self.error_response(domain_error(exc), req, request_id, request.method)
         if receives == 0 and _withheld_body(request):
             # The client sent "Expect: 100-continue" and waits for a 100 that never came: it will not send
             # the body, and the server would read its next request as this one's body. Close instead.
@@ -127,6 +157,28 @@ class S3App:
             + (_HSTS if scope.get("scheme") == "https" else ())
         )
         await response(scope, receive, send)
+
+    def unnamed_operation(self, req: S3Request) -> Operation:
+        """The audit record of a request refused before its operation was named (unroutable, unauthenticated)."""
+        route = req.route
+        client = req.request.scope.get("client")
+        resource = (
+            "*" if req.bucket is None else f"arn:aws:s3:::{req.bucket}" + (f"/{req.key}" if req.key is not None else "")
+        )
+        return Operation(
+            name=route.name if route is not None else "Unknown",
+            action=route.action if route is not None else "",
+            resource=resource,
+            principal=req.principal or ANONYMOUS,
+            request_id=req.request_id,
+            source_ip=client[0] if client else None,
+            user_agent=req.headers.get("user-agent"),
+            bucket=req.bucket,
+            key=req.key,
+            outcome="denied" if req.claimed_key else "",
+            claimed_key=req.claimed_key,
+            resource_tenant=req.claimed_tenant,
+        )
 
     def error_response(self, exc: S3Error, req: S3Request | None, request_id: str, method: str) -> Response:
         resource = req.resource if req is not None else "/"
@@ -221,23 +273,26 @@ class S3App:
             except NotCached:
                 auth = await anyio.to_thread.run_sync(verify, self.lookup_secret)
         except S3Error as exc:
-            await self.tarpit(exc, req)
+            await self.refused(exc, req)
             raise
         # at most one request in a second per key touches the database here (the shared counters)
         self.limits.check_request(auth.access_key)
         req.auth = auth
         req.principal = self.access.principal(auth.access_key)
 
-    async def tarpit(self, exc: S3Error, req: S3Request) -> None:
-        """Hold back the answer to repeated signature failures from one access key or one address."""
+    async def refused(self, exc: S3Error, req: S3Request) -> None:
+        """A request whose signature failed: note the access key it claimed (and that key's tenant, whose chain
+        the refusal is audited in), and hold back the answer to repeated failures from one key or one address."""
+        credential = req.headers.get("authorization", "").partition("Credential=")[2] or next(
+            (v.decode("utf-8", "replace") for k, v in req.query_pairs if k == b"X-Amz-Credential"), ""
+        )
+        claimed = credential.split("/", 1)[0][:128] or None
+        req.claimed_key = claimed
+        if claimed is not None and exc.code != "InvalidAccessKeyId":
+            req.claimed_tenant = await self.rt.run(self.access.key_tenant, claimed)
         if exc.code not in ("SignatureDoesNotMatch", "InvalidAccessKeyId"):
             return
-        key = None
-        if exc.code == "SignatureDoesNotMatch":
-            credential = req.headers.get("authorization", "").partition("Credential=")[2] or next(
-                (v.decode("utf-8", "replace") for k, v in req.query_pairs if k == b"X-Amz-Credential"), ""
-            )
-            key = credential.split("/", 1)[0] or None
+        key = claimed if exc.code == "SignatureDoesNotMatch" else None
         client = req.request.scope.get("client")
         delay = await anyio.to_thread.run_sync(self.limits.signature_failed, key, client[0] if client else None)
         if delay > 0:
@@ -367,6 +422,7 @@ class S3App:
             return await self.health()
         if scope["path"].startswith("/_strongroom/"):
             raise s3_error("AccessDenied")
+        req.audit = True
         header_bytes = sum(len(k) + len(v) for k, v in req.headers.items())
         if header_bytes > MAX_HEADER_BYTES:
             raise s3_error("MaxMessageLengthExceeded", "Your request headers are too large.")
@@ -382,7 +438,7 @@ class S3App:
                 "Requests specifying Server Side Encryption with Customer provided keys must be made over a secure "
                 "connection.",
             )
-        route = resolve(req.method, req.bucket, req.key, req.query, req.headers)
+        route = req.route = resolve(req.method, req.bucket, req.key, req.query, req.headers)
         await self.require_unsealed()
         if route.name == "PostObject":
             # the form carries its own signature (the policy): it authenticates and authorizes once it is read
@@ -396,6 +452,10 @@ class S3App:
         if req.method in ("PUT", "POST"):
             req.checksum = hdr.checksum_request(req.headers, req.trailer_names)
         await self.authorize(req, route)
+        if req.method in _CHANGES:
+            # the entry commits with the operation's change (the first writing transaction it makes)
+            req.op.success_status = 204 if req.method == "DELETE" else 200
+            self.audit.arm(req.op, "s3")
         try:
             return await self._run(route, req)
         except errors.NoSuchKey:

@@ -163,6 +163,10 @@ async def handle_post_object(app: S3App, req: S3Request) -> Response:
     req.op = op = app.operation(req, route)
     op.context["s3:authType"] = "POST"
     await app.access.authorize(op, "object", req.bucket, key)
+    op.success_status = {"200": 200, "201": 201}.get(fields.get("success_action_status", ""), 204)
+    if fields.get("success_action_redirect") or fields.get("redirect"):
+        op.success_status = 303
+    app.audit.arm(op, "s3")
     size = 0
 
     async def body() -> AsyncIterator[bytes]:

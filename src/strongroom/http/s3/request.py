@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 import hashlib
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,6 +19,9 @@ from strongroom.http.s3.chunked import ChunkedDecoder
 from strongroom.http.s3.errors import S3Error, from_domain, s3_error
 from strongroom.http.s3.sigv4 import AuthContext, PayloadHasher, parse_query
 from strongroom.service.objects import quote_etag
+
+if TYPE_CHECKING:
+    from strongroom.http.s3.routes import Route
 
 MAX_XML_BODY = 4 * 1024 * 1024
 XMLNS = "application/xml"
@@ -52,6 +56,10 @@ class S3Request:
             t.strip().lower() for t in self.headers.get("x-amz-trailer", "").split(",") if t.strip()
         ]
         self.checksum: ChecksumRequest | None = None
+        self.route: Route | None = None
+        self.audit = False  # an S3 operation (not the health probe): its outcome is audited
+        self.claimed_key: str | None = None  # the access key id a refused signature claimed
+        self.claimed_tenant: str | None = None  # that key's tenant
 
     @property
     def resource(self) -> str:

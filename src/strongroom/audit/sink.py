@@ -1,0 +1,191 @@
+"""The audit log's writer, one per process.
+
+Two ways an entry becomes durable, and no response leaves before it is:
+
+- **with the change.** A mutating operation is *armed* once authorized (:meth:`AuditLog.arm`); the first writing
+  transaction it makes appends its entry just before committing (the repository's write hook), so the entry and the
+  change commit or roll back together;
+- **group commit.** Every other entry (reads, refusals, failures, operations that changed nothing) is handed to
+  :meth:`AuditLog.record`, which waits until a batch holding it has committed. Batches form while the previous one
+  is being written: one transaction for all the requests that ended meanwhile.
+
+If an entry cannot be written the caller gets :class:`~strongroom.core.errors.AuditUnavailable` (a 503 to the
+client): nothing is answered that the log does not hold.
+
+Checkpoints: after every ``CHECKPOINT_EVERY`` entries of a chain, and at least every ``CHECKPOINT_SECONDS`` while
+it grows, a chain's head is signed by the vault's audit key (:meth:`AuditLog.run`, a background task; several
+gateways may race to sign the same head, and the first stored wins).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+
+from strongroom.audit.chain import Pending, append
+from strongroom.audit.checkpoint import Checkpoint, Signer, sign
+from strongroom.audit.entry import chains_of, fields_of, principal_label
+from strongroom.core import errors
+from strongroom.core.types import Operation
+from strongroom.metadata.auditstore import AuditStore
+
+log = logging.getLogger("strongroom.audit")
+
+CHECKPOINT_EVERY = 1000
+CHECKPOINT_SECONDS = 60.0
+SWEEP_SECONDS = 5.0
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+@dataclass
+class _Armed:
+    op: Operation
+    api: str
+    tentative: bool = False
+
+
+_ARMED: contextvars.ContextVar[_Armed | None] = contextvars.ContextVar("strongroom_audit_armed", default=None)
+
+
+def pending(op: Operation, api: str, status: int, error: str | None, bytes_out: int = 0) -> Pending:
+    at = now_us()
+    fields = fields_of(op, api, status, error, at, bytes_out)
+    return Pending(
+        chains=chains_of(op, fields["outcome"] == "success" or op.outcome == "allowed"),
+        fields=fields,
+        at_us=at,
+        principal=principal_label(op),
+        action=op.action,
+        resource=op.resource,
+        outcome=fields["outcome"],
+    )
+
+
+@dataclass
+class AuditLog:
+    store: AuditStore
+    signer: Signer | None = None
+    _queue: list[tuple[Pending, asyncio.Future[None]]] = field(default_factory=list)
+    _flushing: bool = False
+    _due: set[str] = field(default_factory=set)  # chains CHECKPOINT_EVERY entries past their checkpoint
+
+    def _note(self, past: dict[str, int]) -> None:
+        for chain, n in past.items():
+            if n >= CHECKPOINT_EVERY:
+                self._due.add(chain)
+
+    def __post_init__(self) -> None:
+        self.store.repo.on_write = self
+
+    # --- with the change ----------------------------------------------------------------------------------------
+    def arm(self, op: Operation, api: str) -> None:
+        """The current task's next writing transaction carries ``op``'s entry (as a success)."""
+        _ARMED.set(_Armed(op, api))
+
+    def before_commit(self, tx: Any) -> None:
+        armed = _ARMED.get()
+        if armed is None or armed.op.audited:
+            return
+        op = armed.op
+        try:
+            past = append(tx, [pending(op, armed.api, op.success_status, None)])
+        except Exception as exc:
+            log.error("audit log write failed: %s", type(exc).__name__)
+            raise errors.AuditUnavailable("the audit log cannot be written") from exc
+        self._note(past)
+        op.audited = armed.tentative = True
+
+    def rolled_back(self) -> None:
+        armed = _ARMED.get()
+        if armed is not None and armed.tentative:
+            armed.op.audited = armed.tentative = False
+
+    # --- group commit -----------------------------------------------------------------------------------------
+    async def record(self, op: Operation, api: str, status: int, error: str | None, bytes_out: int = 0) -> None:
+        """Make ``op``'s entry durable (unless its change already carried it); AuditUnavailable if it cannot be."""
+        if op.audited:
+            return
+        entry = pending(op, api, status, error, bytes_out)
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        self._queue.append((entry, fut))
+        if not self._flushing:
+            self._flushing = True
+            # a fresh context: the writer must not see the armed operation of the request that started it
+            loop.create_task(self._flush(), context=contextvars.Context())
+        await fut
+        op.audited = True
+
+    async def _flush(self) -> None:
+        try:
+            while self._queue:
+                batch, self._queue = self._queue, []
+                try:
+                    past = await anyio.to_thread.run_sync(self.store.append, [e for e, _ in batch])
+                except Exception as exc:  # noqa: BLE001 - every waiter learns the log could not take its entry
+                    log.error("audit log write failed: %s", type(exc).__name__)
+                    for _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(errors.AuditUnavailable("the audit log cannot be written"))
+                else:
+                    self._note(past)
+                    for _, fut in batch:
+                        if not fut.done():
+                            fut.set_result(None)
+        finally:
+            self._flushing = False
+
+    def record_blocking(self, op: Operation, api: str, status: int, error: str | None, bytes_out: int = 0) -> None:
+        """Blocking (no event loop): write ``op``'s entry now, in its own transaction."""
+        if op.audited:
+            return
+        try:
+            self._note(self.store.append([pending(op, api, status, error, bytes_out)]))
+        except Exception as exc:
+            raise errors.AuditUnavailable("the audit log cannot be written") from exc
+        op.audited = True
+
+    # --- checkpoints --------------------------------------------------------------------------------------------
+    def checkpoint(self, chain: str, export: bool = False) -> Checkpoint | None:
+        """Blocking: sign ``chain``'s current head (stored unless ``export``); None for an empty chain."""
+        if self.signer is None:
+            raise errors.Unavailable("no audit signing key")
+        head = self.store.head(chain)
+        if head is None or (head.size == 0):
+            return None
+        cp = sign(self.signer, chain, head.size, head.head, now_us(), export)
+        if not export:
+            self.store.save_checkpoint(cp)
+        return cp
+
+    def checkpoint_due(self) -> int:
+        """Blocking: sign every chain that is due; how many were signed."""
+        done = 0
+        for head in self.store.due(now_us(), CHECKPOINT_EVERY, int(CHECKPOINT_SECONDS * 1e6)):
+            if self.checkpoint(head.chain) is not None:
+                done += 1
+        return done
+
+    async def run(self) -> None:
+        """The background checkpointer (every gateway runs one; they may sign the same head, the first wins): a
+        chain CHECKPOINT_EVERY entries past its checkpoint within half a second, the others every SWEEP_SECONDS."""
+        last = time.monotonic()
+        while True:
+            await anyio.sleep(0.5)
+            if not self._due and time.monotonic() - last < SWEEP_SECONDS:
+                continue
+            last = time.monotonic()
+            self._due.clear()
+            try:
+                await anyio.to_thread.run_sync(self.checkpoint_due)
+            except Exception:  # noqa: BLE001 - retried at the next sweep (the vault may be sealed)
+                log.debug("audit checkpoint failed; retrying", exc_info=True)
