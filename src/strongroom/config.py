@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     rate_limit_burst: int = 20000  # at most this many requests per key in any burst/rate seconds; >= the rate
     auth_failure_threshold: int = 20  # signature failures per minute per access key or address before delays start
     auth_failure_delay_max_seconds: float = 5.0  # cap on holding back a failing answer (doubling from 0.1 s); 0 = off
+    # false ONLY to measure what the audit log costs (bench/): no operation is recorded (a warning is printed)
+    audit_log: bool = True
 
     @field_validator("seal")
     @classmethod

@@ -101,6 +101,12 @@ def serve(settings: Settings) -> None:
         print(banner, file=sys.stderr, flush=True)
     else:
         tls_files = ensure_tls(settings)
+    if not settings.audit_log:
+        print(
+            "WARNING: audit_log = false: no operation is recorded in the audit log. For measuring only.",
+            file=sys.stderr,
+            flush=True,
+        )
         if tls_files.ca is not None:
             print(f"TLS CA certificate for clients: {tls_files.ca.resolve()}", flush=True)
     os.environ[RESOLVED_ENV] = settings.model_dump_json()

@@ -15,7 +15,7 @@ from strongroom.audit.verify import load_public_keys, verify
 from strongroom.metadata.auditstore import AuditStore
 
 if TYPE_CHECKING:
-    from conftest import LocalSigner
+    from tests.audit.conftest import LocalSigner
 
 
 def entry(i: int, chains: list[str] | None = None) -> Pending:

@@ -20,8 +20,7 @@ from typing import Any
 import botocore.exceptions
 import httpx
 import pytest
-
-from conftest import OPERATOR_ACCESS, OPERATOR_SECRET, ROOT_ACCESS, ROOT_SECRET, Server, start_server
+from tests.conftest import OPERATOR_ACCESS, OPERATOR_SECRET, ROOT_ACCESS, ROOT_SECRET, Server, start_server
 
 
 @pytest.fixture(scope="module")

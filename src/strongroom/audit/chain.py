@@ -7,37 +7,47 @@ order, and an entry commits or rolls back with the transaction that carries it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Table
 
-from strongroom.audit.entry import ZERO, canonical, entry_hash
+from strongroom.audit.entry import ZERO, canonical
 from strongroom.metadata.models import AuditCheckpoint, AuditEntry, AuditHead
 
 HEADS = cast(Table, AuditHead.__table__)
 ENTRIES = cast(Table, AuditEntry.__table__)
 CHECKPOINTS = cast(Table, AuditCheckpoint.__table__)
 
-_LOCK_HEAD = (
-    select(HEADS.c.size, HEADS.c.head, HEADS.c.checkpoint_size)
-    .where(HEADS.c.chain == bindparam("chain"))
-    .with_for_update()
-)
-_NEW_HEAD = {"chain": "", "size": 0, "head": ZERO, "checkpoint_size": 0, "checkpoint_at": 0}
-_INSERT_HEAD = {
-    "sqlite": sqlite_insert(HEADS).on_conflict_do_nothing(index_elements=["chain"]),
-    "postgresql": pg_insert(HEADS).on_conflict_do_nothing(index_elements=["chain"]),
+# Driver-level SQL ("{p}": the driver's placeholder): every value is a plain int or str, so the statements skip
+# SQLAlchemy's per-execution parameter processing (they run on every request).
+_SQL = {
+    "lock": "SELECT size, head, checkpoint_size FROM audit_heads WHERE chain = {p}",
+    "new_head": "INSERT INTO audit_heads (chain, size, head, checkpoint_size, checkpoint_at) "
+    "VALUES ({p}, 0, {p}, 0, 0) ON CONFLICT (chain) DO NOTHING",
+    "insert": "INSERT INTO audit_entries (chain, seq, at, principal, action, resource, outcome, hash, body) "
+    "VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})",
+    "advance": "UPDATE audit_heads SET size = {p}, head = {p} WHERE chain = {p}",
 }
-_INSERT_ENTRY = insert(ENTRIES)
-_UPDATE_HEAD = (
-    update(HEADS)
-    .where(HEADS.c.chain == bindparam("b_chain"))
-    .values(size=bindparam("b_size"), head=bindparam("b_head"))
-)
+_DIALECT_SQL: dict[str, dict[str, str]] = {}
+
+
+def _sql(dialect: Any) -> dict[str, str]:
+    got = _DIALECT_SQL.get(dialect.name)
+    if got is None:
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        got = {k: v.format(p=mark) for k, v in _SQL.items()}
+        if dialect.name == "postgresql":
+            got["lock"] += " FOR UPDATE"
+        _DIALECT_SQL[dialect.name] = got
+    return got
+
+
+def stored_line(body: str, digest: str) -> str:
+    """An entry's export line: its stored canonical body (which excludes its hash) with ``hash`` added."""
+    return f'{body[:-1]},"hash":"{digest}"}}'
 
 
 class Tx(Protocol):
@@ -45,9 +55,7 @@ class Tx(Protocol):
 
     dialect: Any
 
-    def execute(self, stmt: Any, params: dict[str, Any] | list[dict[str, Any]]) -> None: ...
-
-    def row(self, stmt: Any, params: dict[str, Any]) -> tuple[Any, ...] | None: ...
+    def driver(self, sql: str, params: Sequence[Any], many: bool = False) -> tuple[Any, ...] | None: ...
 
 
 @dataclass
@@ -67,38 +75,41 @@ class Pending:
 def append(tx: Tx, entries: Iterable[Pending]) -> dict[str, int]:
     """Append ``entries`` (each to every one of its chains), in the caller's transaction. Returns, per chain, how
     many entries it holds past its last checkpoint."""
+    sql = _sql(tx.dialect)
     past: dict[str, int] = {}
     by_chain: dict[str, list[Pending]] = {}
     for e in entries:
         for chain in e.chains:
             by_chain.setdefault(chain, []).append(e)
     for chain in sorted(by_chain):  # one lock order: two writers never wait on each other's heads
-        head = tx.row(_LOCK_HEAD, {"chain": chain})
+        head = tx.driver(sql["lock"], (chain,))
         if head is None:
-            tx.execute(_INSERT_HEAD[tx.dialect.name], {**_NEW_HEAD, "chain": chain})
-            head = tx.row(_LOCK_HEAD, {"chain": chain})
+            tx.driver(sql["new_head"], (chain, ZERO))
+            head = tx.driver(sql["lock"], (chain,))
             assert head is not None
         size, prev, checkpointed = int(head[0]), str(head[1]), int(head[2])
         rows = []
         for e in by_chain[chain]:
-            body = {**e.fields, "chain": chain, "seq": size, "prev": prev}
-            digest = entry_hash(body)
-            body["hash"] = digest
+            body = canonical({**e.fields, "chain": chain, "seq": size, "prev": prev})
+            digest = hashlib.sha256(body).hexdigest()
             rows.append(
-                {
-                    "chain": chain,
-                    "seq": size,
-                    "at": e.at_us,
-                    "principal": e.principal[:256],
-                    "action": e.action[:128],
-                    "resource": e.resource,
-                    "outcome": e.outcome,
-                    "hash": digest,
-                    "body": canonical(body).decode("utf-8"),
-                }
+                (
+                    chain,
+                    size,
+                    e.at_us,
+                    e.principal[:256],
+                    e.action[:128],
+                    e.resource,
+                    e.outcome,
+                    digest,
+                    body.decode("utf-8"),
+                )
             )
             size, prev = size + 1, digest
-        tx.execute(_INSERT_ENTRY, rows)
-        tx.execute(_UPDATE_HEAD, {"b_chain": chain, "b_size": size, "b_head": prev})
+        if len(rows) == 1:
+            tx.driver(sql["insert"], rows[0])
+        else:
+            tx.driver(sql["insert"], rows, many=True)
+        tx.driver(sql["advance"], (size, prev, chain))
         past[chain] = size - checkpointed
     return past

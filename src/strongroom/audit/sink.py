@@ -6,8 +6,9 @@ Two ways an entry becomes durable, and no response leaves before it is:
   transaction it makes appends its entry just before committing (the repository's write hook), so the entry and the
   change commit or roll back together;
 - **group commit.** Every other entry (reads, refusals, failures, operations that changed nothing) is handed to
-  :meth:`AuditLog.record`, which waits until a batch holding it has committed. Batches form while the previous one
-  is being written: one transaction for all the requests that ended meanwhile.
+  :meth:`AuditLog.record`, which waits until a batch holding it has committed. One writer thread per process takes
+  the entries queued while it wrote the previous batch: one transaction for all the requests that ended meanwhile
+  (a dedicated thread and connection: cheaper than a worker-thread hop per request).
 
 If an entry cannot be written the caller gets :class:`~strongroom.core.errors.AuditUnavailable` (a 503 to the
 client): nothing is answered that the log does not hold.
@@ -20,8 +21,11 @@ gateways may race to sign the same head, and the first stored wins).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
+import queue
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,6 +60,15 @@ class _Armed:
 _ARMED: contextvars.ContextVar[_Armed | None] = contextvars.ContextVar("strongroom_audit_armed", default=None)
 
 
+def _settle(fut: asyncio.Future[None], failed: BaseException | None) -> None:
+    if fut.done():
+        return
+    if failed is None:
+        fut.set_result(None)
+    else:
+        fut.set_exception(errors.AuditUnavailable("the audit log cannot be written"))
+
+
 def pending(op: Operation, api: str, status: int, error: str | None, bytes_out: int = 0) -> Pending:
     at = now_us()
     fields = fields_of(op, api, status, error, at, bytes_out)
@@ -74,8 +87,12 @@ def pending(op: Operation, api: str, status: int, error: str | None, bytes_out: 
 class AuditLog:
     store: AuditStore
     signer: Signer | None = None
-    _queue: list[tuple[Pending, asyncio.Future[None]]] = field(default_factory=list)
-    _flushing: bool = False
+    enabled: bool = True  # False only for measuring the log's cost (settings.audit_log)
+    _queue: queue.SimpleQueue[tuple[Pending, asyncio.Future[None], asyncio.AbstractEventLoop]] = field(
+        default_factory=queue.SimpleQueue
+    )
+    _writer: threading.Thread | None = None
+    _writer_lock: threading.Lock = field(default_factory=threading.Lock)
     _due: set[str] = field(default_factory=set)  # chains CHECKPOINT_EVERY entries past their checkpoint
 
     def _note(self, past: dict[str, int]) -> None:
@@ -89,7 +106,8 @@ class AuditLog:
     # --- with the change ----------------------------------------------------------------------------------------
     def arm(self, op: Operation, api: str) -> None:
         """The current task's next writing transaction carries ``op``'s entry (as a success)."""
-        _ARMED.set(_Armed(op, api))
+        if self.enabled:
+            _ARMED.set(_Armed(op, api))
 
     def before_commit(self, tx: Any) -> None:
         armed = _ARMED.get()
@@ -112,41 +130,47 @@ class AuditLog:
     # --- group commit -----------------------------------------------------------------------------------------
     async def record(self, op: Operation, api: str, status: int, error: str | None, bytes_out: int = 0) -> None:
         """Make ``op``'s entry durable (unless its change already carried it); AuditUnavailable if it cannot be."""
-        if op.audited:
+        if op.audited or not self.enabled:
             return
-        entry = pending(op, api, status, error, bytes_out)
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
-        self._queue.append((entry, fut))
-        if not self._flushing:
-            self._flushing = True
-            # a fresh context: the writer must not see the armed operation of the request that started it
-            loop.create_task(self._flush(), context=contextvars.Context())
+        self._queue.put((pending(op, api, status, error, bytes_out), fut, loop))
+        if self._writer is None:
+            self._start_writer()
         await fut
         op.audited = True
 
-    async def _flush(self) -> None:
-        try:
-            while self._queue:
-                batch, self._queue = self._queue, []
+    def _start_writer(self) -> None:
+        with self._writer_lock:
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_loop, name="strongroom-audit-writer", daemon=True)
+                self._writer.start()
+
+    def _write_loop(self) -> None:
+        """The writer thread: takes every entry queued while the previous batch was being written, writes them in
+        one transaction, then wakes their requests."""
+        while True:
+            batch = [self._queue.get()]
+            while True:
                 try:
-                    past = await anyio.to_thread.run_sync(self.store.append, [e for e, _ in batch])
-                except Exception as exc:  # noqa: BLE001 - every waiter learns the log could not take its entry
-                    log.error("audit log write failed: %s", type(exc).__name__)
-                    for _, fut in batch:
-                        if not fut.done():
-                            fut.set_exception(errors.AuditUnavailable("the audit log cannot be written"))
-                else:
-                    self._note(past)
-                    for _, fut in batch:
-                        if not fut.done():
-                            fut.set_result(None)
-        finally:
-            self._flushing = False
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                past = self.store.append([e for e, _, _ in batch])
+                failed = None
+            except Exception as exc:  # noqa: BLE001 - every waiter learns the log could not take its entry
+                log.error("audit log write failed: %s", type(exc).__name__)
+                failed = exc
+            else:
+                self._note(past)
+            for _, fut, loop in batch:
+                with contextlib.suppress(RuntimeError):  # that event loop is closed: nobody waits any more
+                    loop.call_soon_threadsafe(_settle, fut, failed)
 
     def record_blocking(self, op: Operation, api: str, status: int, error: str | None, bytes_out: int = 0) -> None:
         """Blocking (no event loop): write ``op``'s entry now, in its own transaction."""
-        if op.audited:
+        if op.audited or not self.enabled:
             return
         try:
             self._note(self.store.append([pending(op, api, status, error, bytes_out)]))

@@ -11,9 +11,9 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from strongroom.audit.chain import CHECKPOINTS, ENTRIES, HEADS, Pending, append
+from strongroom.audit.chain import CHECKPOINTS, ENTRIES, HEADS, Pending, append, stored_line
 from strongroom.audit.checkpoint import Checkpoint
-from strongroom.metadata.repository import Repository
+from strongroom.metadata.repository import RawTransaction, Repository
 
 
 @dataclass(frozen=True)
@@ -41,10 +41,11 @@ class AuditStore:
         dialect = repo.engine.dialect.name
         ins = pg_insert if dialect == "postgresql" else sqlite_insert
         self._insert_checkpoint = ins(CHECKPOINTS).on_conflict_do_nothing(index_elements=["chain", "size"])
+        self._writer: list[RawTransaction] = []  # the group commit's own connection
 
     def append(self, entries: Sequence[Pending]) -> dict[str, int]:
         """One transaction for a batch of entries (group commit); per chain, the entries past its checkpoint."""
-        with self.repo.raw_writing(audited=False) as tx:
+        with self.repo.dedicated_writing(self._writer) as tx:
             return append(tx, entries)
 
     def head(self, chain: str) -> Head | None:
@@ -120,12 +121,12 @@ class AuditStore:
         return str(got) if got is not None else None
 
     def bodies(self, chain: str, first_seq: int, end_seq: int, batch: int = 1000) -> Iterator[tuple[int, str]]:
-        """(seq, canonical body) of entries first_seq <= seq < end_seq, in order, in batches."""
+        """(seq, JSON line with its hash) of entries first_seq <= seq < end_seq, in order, in batches."""
         seq = first_seq
         while seq < end_seq:
             with self.repo.reading() as s:
                 rows = s.execute(
-                    select(ENTRIES.c.seq, ENTRIES.c.body)
+                    select(ENTRIES.c.seq, ENTRIES.c.body, ENTRIES.c.hash)
                     .where(ENTRIES.c.chain == chain, ENTRIES.c.seq >= seq, ENTRIES.c.seq < end_seq)
                     .order_by(ENTRIES.c.seq)
                     .limit(batch)
@@ -133,7 +134,7 @@ class AuditStore:
             if not rows:
                 return
             for r in rows:
-                yield int(r[0]), str(r[1])
+                yield int(r[0]), stored_line(str(r[1]), str(r[2]))
             seq = int(rows[-1][0]) + 1
 
     def search(self, chain: str, f: EntryFilter, after_seq: int | None, limit: int) -> list[tuple[int, str]]:
@@ -155,6 +156,9 @@ class AuditStore:
             conds.append(ENTRIES.c.resource.startswith(f.resource, autoescape=True))
         with self.repo.reading() as s:
             rows = s.execute(
-                select(ENTRIES.c.seq, ENTRIES.c.body).where(and_(*conds)).order_by(ENTRIES.c.seq.desc()).limit(limit)
+                select(ENTRIES.c.seq, ENTRIES.c.body, ENTRIES.c.hash)
+                .where(and_(*conds))
+                .order_by(ENTRIES.c.seq.desc())
+                .limit(limit)
             ).all()
-        return [(int(r[0]), str(r[1])) for r in rows]
+        return [(int(r[0]), stored_line(str(r[1]), str(r[2]))) for r in rows]

@@ -262,6 +262,7 @@ class AuditHead(Base):
     hash of the last one. Appending locks this row, so every gateway extends a chain in one order."""
 
     __tablename__ = "audit_heads"
+    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012 - SQLAlchemy's form
     chain: Mapped[str] = mapped_column(String(64), primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger)
     head: Mapped[str] = mapped_column(String(64))  # hex SHA-256 of the last entry (64 zeros when empty)
@@ -274,6 +275,8 @@ class AuditEntry(Base):
     other columns repeat a few of its fields for filtering."""
 
     __tablename__ = "audit_entries"
+    # clustered on (chain, seq): an append writes one b-tree leaf and one index leaf, not two and one
+    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012 - SQLAlchemy's form
     chain: Mapped[str] = mapped_column(String(64), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     at: Mapped[int] = mapped_column(BigInteger)  # unix microseconds

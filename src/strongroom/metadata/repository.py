@@ -206,6 +206,15 @@ class RawTransaction:
         got = self._cur.fetchone()
         return tuple(got) if got is not None else None
 
+    def driver(self, sql: str, params: Sequence[Any], many: bool = False) -> tuple[Any, ...] | None:
+        """Run SQL in the driver's own paramstyle (statements whose values need no type conversion); the first row."""
+        if many:
+            self._cur.executemany(sql, params)
+            return None
+        self._cur.execute(sql, params)
+        got = self._cur.fetchone() if self._cur.description else None
+        return tuple(got) if got is not None else None
+
     def begin(self) -> None:
         if self.dialect.name == "sqlite":
             self._cur.execute("BEGIN IMMEDIATE")  # autocommit driver (make_engine): explicit, write-locked
@@ -233,6 +242,14 @@ class ConnTx:
 
     def row(self, stmt: Any, params: dict[str, Any]) -> tuple[Any, ...] | None:
         got = self.conn.execute(stmt, params).first()
+        return tuple(got) if got is not None else None
+
+    def driver(self, sql: str, params: Sequence[Any], many: bool = False) -> tuple[Any, ...] | None:
+        if many:
+            self.conn.exec_driver_sql(sql, [tuple(p) for p in params])
+            return None
+        result = self.conn.exec_driver_sql(sql, tuple(params))
+        got = result.first() if result.returns_rows else None
         return tuple(got) if got is not None else None
 
 
@@ -351,6 +368,7 @@ class Repository:
             threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
         )
         self.on_write: WriteHook | None = None
+        self._dedicated_lock = threading.Lock()
 
     @classmethod
     def open(cls, url: str, run_migrations: bool = True) -> Repository:
@@ -410,6 +428,26 @@ class Repository:
                     raise
             finally:
                 tx.close()
+
+    @contextmanager
+    def dedicated_writing(self, slot: list[RawTransaction]) -> Iterator[RawTransaction]:
+        """Like :meth:`raw_writing` (never audited) on a connection kept in ``slot`` between calls: for a writer that
+        runs one transaction at a time (the audit log's group commit), without a pool checkout per transaction."""
+        with self._write_lock if self.engine.dialect.name == "sqlite" else self._dedicated_lock:
+            if not slot:
+                slot.append(RawTransaction(self.engine, self._raw_statements))
+            tx = slot[0]
+            try:
+                tx.begin()
+                yield tx
+                tx.commit()
+            except BaseException:
+                slot.clear()
+                with contextlib.suppress(Exception):
+                    tx.rollback()
+                with contextlib.suppress(Exception):
+                    tx.close()
+                raise
 
     def ping(self) -> bool:
         with self.engine.connect() as conn:

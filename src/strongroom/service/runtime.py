@@ -34,7 +34,9 @@ class Runtime:
 
     def __post_init__(self) -> None:
         # every writing transaction of this process may carry an operation's audit entry (audit.sink)
-        self.audit = AuditLog(AuditStore(self.repo), signer=lambda data: self.vault.audit_sign(data))
+        self.audit = AuditLog(
+            AuditStore(self.repo), signer=lambda data: self.vault.audit_sign(data), enabled=self.settings.audit_log
+        )
 
     def store(self, region: str) -> BlobStore:
         try:

@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("checkpoint_size", sa.BigInteger(), nullable=False),
         sa.Column("checkpoint_at", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("chain", name=op.f("pk_audit_heads")),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "audit_entries",
@@ -38,6 +39,7 @@ def upgrade() -> None:
         sa.Column("hash", sa.String(length=64), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("chain", "seq", name=op.f("pk_audit_entries")),
+        sqlite_with_rowid=False,
     )
     op.create_index("ix_audit_entries_chain_at", "audit_entries", ["chain", "at"], unique=False)
     op.create_table(
