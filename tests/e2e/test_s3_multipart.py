@@ -13,8 +13,7 @@ import boto3.s3.transfer
 import botocore.exceptions
 import crc32c
 import pytest
-
-from conftest import Server
+from tests.conftest import Server
 
 pytestmark = pytest.mark.e2e
 

@@ -30,8 +30,7 @@ import pytest
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-
-from conftest import ROOT_ACCESS, ROOT_SECRET, Server
+from tests.conftest import ROOT_ACCESS, ROOT_SECRET, Server
 
 pytestmark = pytest.mark.e2e
 
