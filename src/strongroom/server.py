@@ -101,14 +101,14 @@ def serve(settings: Settings) -> None:
         print(banner, file=sys.stderr, flush=True)
     else:
         tls_files = ensure_tls(settings)
+        if tls_files.ca is not None:
+            print(f"TLS CA certificate for clients: {tls_files.ca.resolve()}", flush=True)
     if not settings.audit_log:
         print(
             "WARNING: audit_log = false: no operation is recorded in the audit log. For measuring only.",
             file=sys.stderr,
             flush=True,
         )
-        if tls_files.ca is not None:
-            print(f"TLS CA certificate for clients: {tls_files.ca.resolve()}", flush=True)
     os.environ[RESOLVED_ENV] = settings.model_dump_json()
     os.environ[INTERNAL_TOKEN_ENV] = secrets.token_urlsafe(32)
     run_dir = settings.data_dir / "run"

@@ -27,8 +27,9 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 
@@ -50,10 +51,16 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
+class Audited(Protocol):
+    """What an entry is recorded for (an Operation, a vault call): it knows whether its entry is written."""
+
+    audited: bool
+
+
 @dataclass
 class _Armed:
-    op: Operation
-    api: str
+    target: Audited
+    make: Callable[[], Pending]  # the entry, made when the transaction is about to commit
     tentative: bool = False
 
 
@@ -106,39 +113,48 @@ class AuditLog:
     # --- with the change ----------------------------------------------------------------------------------------
     def arm(self, op: Operation, api: str) -> None:
         """The current task's next writing transaction carries ``op``'s entry (as a success)."""
+        self.arm_entry(op, lambda: pending(op, api, op.success_status, None))
+
+    def arm_entry(self, target: Audited, make: Callable[[], Pending]) -> None:
+        """The current task's next writing transaction carries the entry ``make()`` (``target``'s)."""
         if self.enabled:
-            _ARMED.set(_Armed(op, api))
+            _ARMED.set(_Armed(target, make))
 
     def before_commit(self, tx: Any) -> None:
         armed = _ARMED.get()
-        if armed is None or armed.op.audited:
+        if armed is None or armed.target.audited:
             return
-        op = armed.op
         try:
-            past = append(tx, [pending(op, armed.api, op.success_status, None)])
+            past = append(tx, [armed.make()])
         except Exception as exc:
             log.error("audit log write failed: %s", type(exc).__name__)
             raise errors.AuditUnavailable("the audit log cannot be written") from exc
         self._note(past)
-        op.audited = armed.tentative = True
+        armed.target.audited = armed.tentative = True
 
     def rolled_back(self) -> None:
         armed = _ARMED.get()
         if armed is not None and armed.tentative:
-            armed.op.audited = armed.tentative = False
+            armed.target.audited = armed.tentative = False
 
     # --- group commit -----------------------------------------------------------------------------------------
     async def record(self, op: Operation, api: str, status: int, error: str | None, bytes_out: int = 0) -> None:
         """Make ``op``'s entry durable (unless its change already carried it); AuditUnavailable if it cannot be."""
         if op.audited or not self.enabled:
             return
+        await self.submit(op, pending(op, api, status, error, bytes_out))
+
+    async def submit(self, target: Audited, entry: Pending) -> None:
+        """Make ``entry`` (``target``'s) durable by group commit; AuditUnavailable if it cannot be."""
+        if target.audited or not self.enabled:
+            return
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
-        self._queue.put((pending(op, api, status, error, bytes_out), fut, loop))
+        self._queue.put((entry, fut, loop))
         if self._writer is None:
             self._start_writer()
         await fut
-        op.audited = True
+        target.audited = True
 
     def _start_writer(self) -> None:
         with self._writer_lock:
