@@ -29,6 +29,7 @@ from strongroom.core import errors
 from strongroom.http.vault import fields as f
 from strongroom.http.vault.errors import VaultHTTPError, from_domain, permission_denied
 from strongroom.keys import namespaces as ns
+from strongroom.keys.auditkey import AuditSigningKey
 from strongroom.keys.namespaces import Namespace, operator_may
 from strongroom.keys.tokens import TENANT_ADMIN_POLICY_NAME, TokenEntry
 from strongroom.service.vault import VaultCore
@@ -80,6 +81,8 @@ class Call:
         return self.ns
 
 
+#: rotating the audit checkpoint key needs sudo beside update
+SUDO_KEY_ROTATE = "sys/strongroom/audit-key/rotate"
 #: the sys/ paths that are per namespace (everything else under sys/ is the deployment's own)
 TENANT_SYS = ("sys/policy", "sys/policies/", "sys/mounts", "sys/internal/ui/mounts", "sys/capabilities-self")
 Handler = Callable[["VaultApp", Call, re.Match[str]], Any]
@@ -122,6 +125,7 @@ class VaultApp:
     def __init__(self, core: VaultCore, internal_token: str | None = None) -> None:
         self.core = core
         self.internal_token = internal_token
+        self.audit_key = AuditSigningKey(core.seal_manager.barrier)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -273,6 +277,8 @@ class VaultApp:
         if call.path.startswith("sys/") and call.path.split("/")[1] in ("seal", "rotate", "policy", "policies"):
             if call.method == "update" or call.method == "delete":
                 return "sudo" in caps and (call.method in caps or "update" in caps)
+        if call.path == SUDO_KEY_ROTATE and "sudo" not in caps:
+            return False
         if call.method == "update":
             return "update" in caps or "create" in caps
         return call.method in caps
@@ -496,6 +502,22 @@ def sys_namespace_delete(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
     _root_only(call)
     app.core.delete_namespace(m["name"])
     return None
+
+
+# --- sys/strongroom/audit-key: the audit checkpoint key (public part; rotation needs sudo) -------------------------
+
+
+@route("read", r"sys/strongroom/audit-key")
+def sys_audit_key_read(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    """The audit checkpoint key's versions and public keys (read shaped like a transit ed25519 key)."""
+    return _data(call, app.audit_key.read())
+
+
+@route("update", r"sys/strongroom/audit-key/rotate")
+def sys_audit_key_rotate(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    """Add a version that signs from now on; older versions keep verifying."""
+    app.audit_key.rotate()
+    return _data(call, app.audit_key.read())
 
 
 # --- auth/token -----------------------------------------------------------------------------------
@@ -947,6 +969,26 @@ def sr_internal_status(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
             "initialized": app.core.initialized(),
             "credentials": app.core.count_credentials() if not app.core.sealed else None,
         },
+    )
+
+
+@route("update", r"strongroom/internal/audit/sign")
+def sr_internal_audit_sign(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    """Sign an audit checkpoint (base64 ``input``) with the vault's audit key: raw Ed25519, base64."""
+    raw = call.body.get("input")
+    if not isinstance(raw, str):
+        raise VaultHTTPError(400, ["missing input"])
+    version, signature = app.audit_key.sign(_b64(raw, "input"))
+    return _data(call, {"signature": base64.b64encode(signature).decode(), "key_version": version})
+
+
+@route("read", r"strongroom/internal/audit/public-keys")
+def sr_internal_audit_public_keys(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    """Every version's raw 32-byte Ed25519 public key, base64, and the version that signs now."""
+    keys = app.audit_key.public_keys()
+    return _data(
+        call,
+        {"keys": {str(v): base64.b64encode(k).decode() for v, k in sorted(keys.items())}, "latest_version": max(keys)},
     )
 
 
