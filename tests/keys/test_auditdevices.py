@@ -92,7 +92,15 @@ def lines(path: Path) -> list[dict[str, Any]]:
 def test_hash_structure_hashes_every_string_value_and_keeps_the_rest() -> None:
     value = {"a": "x", "n": 3, "f": 1.5, "b": True, "z": None, "l": ["y", 2, {"k": "v"}], "m": {"deep": ["w"]}}
     out = hash_structure(value, lambda s: f"<{s}>")
-    assert out == {"a": "<x>", "n": 3, "f": 1.5, "b": True, "z": None, "l": ["<y>", 2, {"k": "<v>"}], "m": {"deep": ["<w>"]}}
+    assert out == {
+        "a": "<x>",
+        "n": 3,
+        "f": 1.5,
+        "b": True,
+        "z": None,
+        "l": ["<y>", 2, {"k": "<v>"}],
+        "m": {"deep": ["<w>"]},
+    }
     assert value["a"] == "x"  # a copy
 
 
@@ -250,6 +258,9 @@ def test_mode_is_applied(broker: AuditBroker, tmp_path: Path) -> None:
     broker.enable("d", "file", options={"file_path": str(default)})
     broker.enable("c", "file", options={"file_path": str(custom), "mode": "0640"})
     assert default.stat().st_mode & 0o777 == 0o600 and custom.stat().st_mode & 0o777 == 0o640
+    custom.chmod(0o644)  # an operator's later change is kept while the process runs (Vault keeps its file open)
+    broker.log_request(sample())
+    assert custom.stat().st_mode & 0o777 == 0o644
 
 
 def test_hash_refusals(broker: AuditBroker) -> None:

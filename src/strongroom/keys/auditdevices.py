@@ -157,6 +157,7 @@ class _FileSink:
         self.path = STDOUT if lowered == STDOUT else DISCARD if lowered == DISCARD else path.strip()
         self.mode = mode  # None: Vault's default 0600; 0: keep the existing file's mode
         self._lock = threading.Lock()
+        self._mode_set = False  # the mode is applied once per process (Vault: when it opens the file)
 
     def check(self) -> None:
         """Open (creating) the file once, as Vault does when the device is enabled; OSError when it cannot."""
@@ -164,15 +165,15 @@ class _FileSink:
             os.close(self._open())
 
     def _open(self) -> int:
-        fd = os.open(
-            self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600 if not self.mode else self.mode
-        )
-        try:
-            if self.mode != 0 and self.path != os.devnull:
-                os.fchmod(fd, 0o600 if self.mode is None else self.mode)
-        except OSError:
-            os.close(fd)
-            raise
+        mode = 0o600 if not self.mode else self.mode
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, mode)
+        if self.mode != 0 and not self._mode_set and self.path != os.devnull:
+            try:
+                os.fchmod(fd, mode)
+            except OSError:
+                os.close(fd)
+                raise
+            self._mode_set = True
         return fd
 
     def write(self, line: bytes) -> None:
@@ -367,7 +368,7 @@ class AuditBroker:
                 raise _bad(f'file sink creation failed for path "{device.file_path}": {exc.strerror or exc}') from None
             self._put_salt(config.uuid, salt)
             self._write_table([d.config for d in devices.values()] + [config])
-            devices[path] = device
+            self._devices = {**devices, path: device}  # a new dict: loggers iterate the old one unlocked
             log.info("enabled audit device %s (type %s)", path, type)
             return config
 
@@ -381,7 +382,7 @@ class AuditBroker:
                 return False
             self._write_table([d.config for p, d in devices.items() if p != path])
             self._storage.delete(SALT_PREFIX + device.config.uuid)
-            del devices[path]
+            self._devices = {p: d for p, d in devices.items() if p != path}
             log.info("disabled audit device %s", path)
             return True
 
