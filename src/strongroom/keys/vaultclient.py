@@ -101,6 +101,8 @@ class VaultClient:
                 return None
             if r.status_code == 403:
                 raise errors.Unavailable("the key vault refused this gateway's internal token")
+            if r.status_code >= 500:  # e.g. its audit device cannot be written (the vault fails closed)
+                raise errors.Unavailable(f"the key vault failed: {message}")
             raise errors.InvalidArgument(message)
         data = body.get("data")
         return data if isinstance(data, dict) else {}
@@ -163,3 +165,26 @@ class VaultClient:
         if got is None:
             raise errors.NotFound(f"namespace {name} not found")
         return got
+
+    # --- the audit log's checkpoint key -------------------------------------------------------------------------
+    def audit_sign(self, data: bytes) -> tuple[int, bytes]:
+        """``(key version, 64-byte Ed25519 signature)`` of ``data`` by the vault's audit checkpoint key."""
+        got = self._request("POST", "audit/sign", json={"input": base64.b64encode(data).decode("ascii")}) or {}
+        try:
+            version, signature = int(got["key_version"]), base64.b64decode(str(got["signature"]), validate=True)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise errors.Unavailable("the key vault answered a malformed audit signature") from exc
+        if len(signature) != 64 or version < 1:
+            raise errors.Unavailable("the key vault answered a malformed audit signature")
+        return version, signature
+
+    def audit_public_keys(self) -> dict[int, bytes]:
+        """Every version of the audit checkpoint key: version -> raw 32-byte Ed25519 public key."""
+        got = self._request("GET", "audit/public-keys") or {}
+        try:
+            keys = {int(v): base64.b64decode(str(k), validate=True) for v, k in dict(got["keys"]).items()}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise errors.Unavailable("the key vault answered malformed audit public keys") from exc
+        if not keys or any(len(k) != 32 for k in keys.values()):
+            raise errors.Unavailable("the key vault answered malformed audit public keys")
+        return keys

@@ -26,9 +26,12 @@ from starlette.types import Receive, Scope, Send
 
 from strongroom import __version__
 from strongroom.core import errors
+from strongroom.http.vault import audit as audit_entry
 from strongroom.http.vault import fields as f
 from strongroom.http.vault.errors import VaultHTTPError, from_domain, permission_denied
 from strongroom.keys import namespaces as ns
+from strongroom.keys.auditdevices import AuditBroker
+from strongroom.keys.auditkey import AuditSigningKey
 from strongroom.keys.namespaces import Namespace, operator_may
 from strongroom.keys.tokens import TENANT_ADMIN_POLICY_NAME, TokenEntry
 from strongroom.service.vault import VaultCore
@@ -53,6 +56,7 @@ class Call:
     namespace: str = ns.ROOT  # the namespace X-Vault-Namespace selects ("" = root)
     ns: Namespace | None = None  # that namespace, once the token may act in it (authenticated routes)
     source_ip: str | None = None
+    source_port: int | None = None
 
     # --- the operation record (what the audit log records): a vault request's action is the capability its
     # path needs, its resource the path within its namespace (the namespace of tenant T is T; root = "system")
@@ -78,6 +82,16 @@ class Call:
         """The request's namespace (authenticated routes only)."""
         assert self.ns is not None
         return self.ns
+
+
+def needs_sudo(path: str) -> bool:
+    """Paths that need ``sudo`` beside their capability, whatever the operation (Vault's root paths): the audit
+    devices (``sys/audit``, ``sys/audit-hash``) and rotating the audit checkpoint key."""
+    return (
+        path == "sys/audit"
+        or path.startswith(("sys/audit/", "sys/audit-hash/"))
+        or path == "sys/strongroom/audit-key/rotate"
+    )
 
 
 #: the sys/ paths that are per namespace (everything else under sys/ is the deployment's own)
@@ -118,10 +132,29 @@ def _b64(value: Any, field: str) -> bytes:
         raise VaultHTTPError(400, [f"invalid {field}: must be base64"]) from None
 
 
+def error_response(exc: Exception, url_path: str) -> Response:
+    """The Vault error answer for any exception (``{"errors": [...]}``); unknown failures are a bare 500."""
+    if isinstance(exc, VaultHTTPError):
+        err = exc
+    elif isinstance(exc, errors.StrongroomError):
+        err = from_domain(exc)
+    else:
+        log.error("vault internal error", exc_info=exc)
+        return json_response({"errors": ["internal error"]}, 500)
+    body: dict[str, Any] = {"errors": err.messages}
+    if err.data is not None:
+        body["data"] = err.data
+    if isinstance(exc, errors.StrongroomError) and url_path.startswith("/v1/strongroom/internal/"):
+        body["error_class"] = type(exc).__name__
+    return json_response(body, err.status)
+
+
 class VaultApp:
     def __init__(self, core: VaultCore, internal_token: str | None = None) -> None:
         self.core = core
         self.internal_token = internal_token
+        self.audit_key = AuditSigningKey(core.seal_manager.barrier)
+        self.audit = AuditBroker(core.seal_manager.barrier)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -140,22 +173,8 @@ class VaultApp:
         request = Request(scope, receive)
         try:
             response = await self.handle(request)
-        except VaultHTTPError as exc:
-            body: dict[str, Any] = {"errors": exc.messages}
-            if exc.data is not None:
-                body["data"] = exc.data
-            response = json_response(body, exc.status)
-        except errors.StrongroomError as exc:
-            err = from_domain(exc)
-            body = {"errors": err.messages}
-            if err.data is not None:
-                body["data"] = err.data
-            if request.url.path.startswith("/v1/strongroom/internal/"):
-                body["error_class"] = type(exc).__name__
-            response = json_response(body, err.status)
-        except Exception:
-            log.exception("vault internal error")
-            response = json_response({"errors": ["internal error"]}, 500)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a Vault error answer
+            response = error_response(exc, request.url.path)
         response.headers["cache-control"] = "no-store"
         response.headers["strict-transport-security"] = "max-age=31536000"
         await response(scope, receive, send)
@@ -174,6 +193,29 @@ class VaultApp:
                 log.warning("auto-rotation pass failed", exc_info=True)
 
     async def handle(self, request: Request) -> Response:
+        """Parse, authenticate, audit the request, serve it, audit the response (audit devices fail closed)."""
+        call = await self._parse(request)
+        namespace = None
+        if not self.audit.known_empty and call.path not in UNAUTHENTICATED:
+            namespace = await anyio.to_thread.run_sync(self._audit_namespace, call)
+        try:
+            await self._authenticate(call)
+        except VaultHTTPError as exc:
+            if namespace is not None and exc.status == 403:
+                refused = audit_entry.request_input(call, namespace, error="permission denied")
+                await anyio.to_thread.run_sync(self.audit.log_request, refused)
+            raise
+        if namespace is not None:
+            await anyio.to_thread.run_sync(self.audit.log_request, audit_entry.request_input(call, namespace))
+        response = await self._dispatch(call)
+        if namespace is not None:
+            answer = audit_entry.response_input(call, namespace, response)
+            await anyio.to_thread.run_sync(self.audit.log_response, answer)
+        if self.core.sealed:
+            self.audit.reset()  # the devices load again, from the barrier, after the next unseal
+        return response
+
+    async def _parse(self, request: Request) -> Call:
         path = request.url.path
         if not path.startswith("/v1/"):
             raise VaultHTTPError(404, [])
@@ -213,33 +255,61 @@ class VaultApp:
         call = Call(op, vpath, body, query, None, raw_token, str(uuid.uuid4()))
         client = request.scope.get("client")
         call.source_ip = client[0] if client else None
+        call.source_port = client[1] if client else None
         call.namespace = ns.normalize(request.headers.get("x-vault-namespace"))
-        if vpath.startswith("strongroom/internal/"):
-            if not self.internal_token or not raw_token or not hmac.compare_digest(raw_token, self.internal_token):
+        return call
+
+    def _audit_namespace(self, call: Call) -> dict[str, str] | None:
+        """The audit entries' ``namespace`` block when ``call`` is to be audited (devices are enabled and the vault
+        is unsealed; Vault does not audit its unauthenticated seal/health endpoints); else None."""
+        if call.path in UNAUTHENTICATED or self.core.sealed:
+            return None
+        try:
+            if not self.audit.enabled:
+                return None
+            info = self.core.namespace_info(call.namespace) if call.namespace != ns.ROOT else None
+        except errors.KeyStoreSealed:
+            return None
+        except errors.InvalidRequest:
+            info = None
+        if call.namespace == ns.ROOT:
+            return {"id": "root"}
+        return {"id": str(info["id"]) if info else "", "path": f"{call.namespace}/"}
+
+    async def _authenticate(self, call: Call) -> None:
+        if call.path.startswith("strongroom/internal/"):
+            token = call.raw_token
+            if not self.internal_token or not token or not hmac.compare_digest(token, self.internal_token):
                 raise permission_denied()
             call.internal = True
-        elif vpath not in UNAUTHENTICATED:
+        elif call.path not in UNAUTHENTICATED:
             if self.core.sealed:
                 raise VaultHTTPError(503, ["Vault is sealed"])
-            entry = await anyio.to_thread.run_sync(self.core.lookup_token, raw_token)
+            entry = await anyio.to_thread.run_sync(self.core.lookup_token, call.raw_token)
             if entry is None:
                 raise permission_denied()
             call.token = entry
             if not await anyio.to_thread.run_sync(self.authorized, call):
                 raise permission_denied()
-        for methods, pattern, handler in ROUTES:
-            m = pattern.match(vpath)
-            if m and op in methods:
-                result = await anyio.to_thread.run_sync(handler, self, call, m)
-                if isinstance(result, Response):
-                    return result
-                if result is None:
-                    return Response(status_code=204)
-                return json_response(result)
-        for _methods, pattern, _handler in ROUTES:
-            if pattern.match(vpath):
-                raise VaultHTTPError(405, ["unsupported operation"])
-        raise VaultHTTPError(404, [f'no handler for route "{vpath}". route entry not found.'])
+
+    async def _dispatch(self, call: Call) -> Response:
+        """The route's answer; a failure becomes its Vault error answer here, so that the audit log records it."""
+        try:
+            for methods, pattern, handler in ROUTES:
+                m = pattern.match(call.path)
+                if m and call.method in methods:
+                    result = await anyio.to_thread.run_sync(handler, self, call, m)
+                    if isinstance(result, Response):
+                        return result
+                    if result is None:
+                        return Response(status_code=204)
+                    return json_response(result)
+            for _methods, pattern, _handler in ROUTES:
+                if pattern.match(call.path):
+                    raise VaultHTTPError(405, ["unsupported operation"])
+            raise VaultHTTPError(404, [f'no handler for route "{call.path}". route entry not found.'])
+        except Exception as exc:  # noqa: BLE001 - mapped to the wire error in one place
+            return error_response(exc, "/v1/" + call.path)
 
     def authorized(self, call: Call) -> bool:
         """May the call's token act on its path in the request's namespace? Sets ``call.ns`` when it may.
@@ -273,6 +343,8 @@ class VaultApp:
         if call.path.startswith("sys/") and call.path.split("/")[1] in ("seal", "rotate", "policy", "policies"):
             if call.method == "update" or call.method == "delete":
                 return "sudo" in caps and (call.method in caps or "update" in caps)
+        if needs_sudo(call.path) and "sudo" not in caps:
+            return False
         if call.method == "update":
             return "update" in caps or "create" in caps
         return call.method in caps
@@ -496,6 +568,65 @@ def sys_namespace_delete(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
     _root_only(call)
     app.core.delete_namespace(m["name"])
     return None
+
+
+# --- sys/audit, sys/audit-hash: Vault's audit devices (root namespace only; sudo) -------------------------------
+
+
+def _audit_devices(app: VaultApp, call: Call) -> dict[str, Any]:
+    devices = app.audit.list()
+    return envelope(devices, request_id=call.request_id) | devices
+
+
+@route("read", r"sys/audit")
+def sys_audit_list(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    """The enabled devices by path, at the top level and under ``data`` (as Vault answers)."""
+    return _audit_devices(app, call)
+
+
+@route("update", r"sys/audit/(?P<path>.+)")
+def sys_audit_enable(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    """Enable a device: ``type`` (``file``), ``description``, ``options`` (strings), ``local``."""
+    body = f.pick(call.body, f.SYS_AUDIT_ENABLE)
+    app.audit.enable(
+        m["path"],
+        body.get("type", ""),
+        body.get("description", ""),
+        body.get("options") or {},
+        bool(body.get("local", False)),
+    )
+    return None
+
+
+@route("delete", r"sys/audit/(?P<path>.+)")
+def sys_audit_disable(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    """Disable a device (its salt is forgotten); disabling a path that has none is not an error."""
+    app.audit.disable(m["path"])
+    return None
+
+
+@route("update", r"sys/audit-hash/(?P<path>.+)")
+def sys_audit_hash(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    """The HMAC the device writes for ``input``: ``{"hash": "hmac-sha256:..."}``."""
+    value = f.pick(call.body, {"input": f.string}).get("input", "")
+    data = {"hash": app.audit.hash(m["path"], value)}
+    return envelope(data, request_id=call.request_id) | data
+
+
+# --- sys/strongroom/audit-key: the audit checkpoint key (public part; rotation needs sudo) -------------------------
+
+
+@route("read", r"sys/strongroom/audit-key")
+def sys_audit_key_read(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    """The audit checkpoint key's versions and public keys (read shaped like a transit ed25519 key)."""
+    return _data(call, app.audit_key.read())
+
+
+@route("update", r"sys/strongroom/audit-key/rotate")
+def sys_audit_key_rotate(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    """Add a version that signs from now on; older versions keep verifying."""
+    app.audit_key.rotate()
+    return _data(call, app.audit_key.read())
 
 
 # --- auth/token -----------------------------------------------------------------------------------
@@ -947,6 +1078,26 @@ def sr_internal_status(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
             "initialized": app.core.initialized(),
             "credentials": app.core.count_credentials() if not app.core.sealed else None,
         },
+    )
+
+
+@route("update", r"strongroom/internal/audit/sign")
+def sr_internal_audit_sign(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    """Sign an audit checkpoint (base64 ``input``) with the vault's audit key: raw Ed25519, base64."""
+    raw = call.body.get("input")
+    if not isinstance(raw, str):
+        raise VaultHTTPError(400, ["missing input"])
+    version, signature = app.audit_key.sign(_b64(raw, "input"))
+    return _data(call, {"signature": base64.b64encode(signature).decode(), "key_version": version})
+
+
+@route("read", r"strongroom/internal/audit/public-keys")
+def sr_internal_audit_public_keys(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    """Every version's raw 32-byte Ed25519 public key, base64, and the version that signs now."""
+    keys = app.audit_key.public_keys()
+    return _data(
+        call,
+        {"keys": {str(v): base64.b64encode(k).decode() for v, k in sorted(keys.items())}, "latest_version": max(keys)},
     )
 
 

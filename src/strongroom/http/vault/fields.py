@@ -80,6 +80,25 @@ def mapping(field: str, value: Any) -> dict[str, Any] | None:
     raise _bad(field, "a map")
 
 
+def string_map(field: str, value: Any) -> dict[str, str] | None:
+    """A map of strings (Vault's ``TypeKVPairs``): booleans and numbers become their text."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _bad(field, "a map")
+    out: dict[str, str] = {}
+    for key, item in value.items():
+        if isinstance(item, bool):
+            out[str(key)] = "true" if item else "false"
+        elif isinstance(item, int | str):
+            out[str(key)] = str(item)
+        elif isinstance(item, float):
+            out[str(key)] = str(int(item)) if item.is_integer() else str(item)
+        else:
+            raise VaultHTTPError(400, [f"{field} must be string valued"])
+    return out
+
+
 def versions(field: str, value: Any) -> Any:
     """KV ``versions``: a list of integers (the engine checks each)."""
     return value
@@ -192,4 +211,13 @@ KV_METADATA: dict[str, Coerce] = {
     "cas_required": boolean,
     "delete_version_after": duration,
     "custom_metadata": mapping,
+}
+
+# --- sys/audit -------------------------------------------------------------------------------------------------
+
+SYS_AUDIT_ENABLE: dict[str, Coerce] = {
+    "type": string,
+    "description": string,
+    "options": string_map,
+    "local": boolean,
 }
