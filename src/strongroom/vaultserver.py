@@ -147,7 +147,13 @@ def run_vault(settings: Settings) -> None:
 
     core = build_vault(settings)
     start_vault(core, settings)
-    app = VaultApp(core, internal_token=os.environ.get(INTERNAL_TOKEN_ENV))
+    chain = None
+    if settings.audit_log and core.repo is not None:
+        from strongroom.audit.sink import AuditLog
+        from strongroom.metadata.auditstore import AuditStore
+
+        chain = AuditLog(AuditStore(core.repo))  # every vault call in the audit chains; changes with their entry
+    app = VaultApp(core, internal_token=os.environ.get(INTERNAL_TOKEN_ENV), chain=chain)
     kwargs: dict[str, object] = dict(
         host=settings.host,
         port=settings.vault_port,

@@ -265,3 +265,37 @@ def test_no_secret_signature_or_key_reaches_the_audit_log(srv: Server) -> None:
         base64.b64encode(hashlib.md5(ssec).digest()).decode(),
     ):  # noqa: S324 - SSE-C's key MD5 header
         assert secret not in bodies
+
+
+def test_vault_calls_are_in_the_tenants_chain(srv: Server) -> None:
+    import hvac.exceptions
+
+    vault = srv.tenant_vault()
+    vault.secrets.transit.create_key(name="ledger-key")
+    vault.secrets.transit.encrypt_data(name="ledger-key", plaintext=base64.b64encode(b"top secret").decode())
+    got = [e for e in entries(srv, action="vault:update") if e["resource"].startswith("vault:default/transit/")]
+    made = [e for e in got if e["resource"] == "vault:default/transit/keys/ledger-key"]
+    assert len(made) == 1 and made[0]["api"] == "vault" and made[0]["outcome"] == "success"
+    assert made[0]["principal"]["type"] == "token" and made[0]["principal"]["namespace"] == "default"
+    assert "client_token" not in json.dumps(made[0]) and vault.token not in json.dumps(got)
+    enc = [e for e in got if e["resource"] == "vault:default/transit/encrypt/ledger-key"]
+    assert len(enc) == 1 and enc[0]["status"] == 200
+    # a refused call (a token that does not exist) is recorded as denied
+    bad = srv.tenant_vault()
+    bad.token = "hvs.not-a-token"
+    with pytest.raises(hvac.exceptions.Forbidden):
+        bad.secrets.transit.encrypt_data(name="ledger-key", plaintext=base64.b64encode(b"x").decode())
+    denied = [e for e in entries(srv, outcome="denied") if e["resource"] == "vault:default/transit/encrypt/ledger-key"]
+    assert denied and denied[0]["principal"] == {"type": "anonymous"} and denied[0]["status"] == 403
+    # the gateway's release of a bucket key for a data operation names the key, its version and why
+    s3 = srv.client()
+    s3.create_bucket(Bucket="released")
+    s3.put_object(Bucket="released", Key="k", Body=b"v")
+    releases = [
+        e
+        for e in entries(srv, principal="gateway")
+        if e["resource"].startswith("vault:default/strongroom/internal/kek/")
+    ]
+    assert releases, "no key release recorded"
+    assert releases[0]["key"]["name"].startswith("bucket-") and releases[0]["key"]["version"] >= 1
+    assert releases[0]["justification"].startswith("customer-initiated")

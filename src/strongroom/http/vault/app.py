@@ -17,7 +17,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from starlette.requests import Request
@@ -28,6 +28,7 @@ from strongroom import __version__
 from strongroom.core import errors
 from strongroom.http.vault import audit as audit_entry
 from strongroom.http.vault import fields as f
+from strongroom.http.vault.chainaudit import call_pending
 from strongroom.http.vault.errors import VaultHTTPError, from_domain, permission_denied
 from strongroom.keys import namespaces as ns
 from strongroom.keys.auditdevices import AuditBroker
@@ -36,11 +37,17 @@ from strongroom.keys.namespaces import Namespace, operator_may
 from strongroom.keys.tokens import TENANT_ADMIN_POLICY_NAME, TokenEntry
 from strongroom.service.vault import VaultCore
 
+if TYPE_CHECKING:
+    from strongroom.audit.sink import AuditLog
+
 log = logging.getLogger("strongroom.vault.http")
 
 MAX_BODY = 32 * 1024 * 1024
 VAULT_VERSION = f"1.15.0+strongroom.{__version__}"
 UNAUTHENTICATED = {"sys/init", "sys/seal-status", "sys/unseal", "sys/health", "sys/leader"}
+#: calls not recorded in the audit chains: the unauthenticated seal and health endpoints (as Vault's audit devices),
+#: the gateways' once-a-second seal probe, and the checkpoint signing the chains' own upkeep makes
+NOT_CHAINED = UNAUTHENTICATED | {"strongroom/internal/status", "strongroom/internal/audit/sign"}
 
 
 @dataclass
@@ -57,6 +64,9 @@ class Call:
     ns: Namespace | None = None  # that namespace, once the token may act in it (authenticated routes)
     source_ip: str | None = None
     source_port: int | None = None
+    bytes_in: int = 0
+    released: tuple[str, int] | None = None  # the key (name, version) an internal kek call released
+    audited: bool = False  # its audit chain entry is written
 
     # --- the operation record (what the audit log records): a vault request's action is the capability its
     # path needs, its resource the path within its namespace (the namespace of tenant T is T; root = "system")
@@ -150,9 +160,10 @@ def error_response(exc: Exception, url_path: str) -> Response:
 
 
 class VaultApp:
-    def __init__(self, core: VaultCore, internal_token: str | None = None) -> None:
+    def __init__(self, core: VaultCore, internal_token: str | None = None, chain: AuditLog | None = None) -> None:
         self.core = core
         self.internal_token = internal_token
+        self.chain = chain  # the audit chains (strongroom's own log; the devices below are Vault's sys/audit)
         self.audit_key = AuditSigningKey(core.seal_manager.barrier)
         self.audit = AuditBroker(core.seal_manager.barrier)
 
@@ -171,10 +182,17 @@ class VaultApp:
         if scope["type"] != "http":
             return
         request = Request(scope, receive)
+        call: Call | None = None
         try:
-            response = await self.handle(request)
+            call = await self._parse(request)
+            response = await self.handle(call)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a Vault error answer
             response = error_response(exc, request.url.path)
+        if self.chain is not None and call is not None and call.path not in NOT_CHAINED:
+            try:
+                await self.chain.submit(call, call_pending(call, response.status_code, None))
+            except errors.AuditUnavailable:
+                response = json_response({"errors": ["internal error"]}, 500)
         response.headers["cache-control"] = "no-store"
         response.headers["strict-transport-security"] = "max-age=31536000"
         await response(scope, receive, send)
@@ -192,9 +210,8 @@ class VaultApp:
             except errors.StrongroomError:
                 log.warning("auto-rotation pass failed", exc_info=True)
 
-    async def handle(self, request: Request) -> Response:
-        """Parse, authenticate, audit the request, serve it, audit the response (audit devices fail closed)."""
-        call = await self._parse(request)
+    async def handle(self, call: Call) -> Response:
+        """Authenticate, audit the request, serve it, audit the response (audit devices fail closed)."""
         namespace = None
         if not self.audit.known_empty and call.path not in UNAUTHENTICATED:
             namespace = await anyio.to_thread.run_sync(self._audit_namespace, call)
@@ -207,6 +224,10 @@ class VaultApp:
             raise
         if namespace is not None:
             await anyio.to_thread.run_sync(self.audit.log_request, audit_entry.request_input(call, namespace))
+        if self.chain is not None and call.method in ("update", "delete", "patch"):
+            # a change's chain entry commits with it (the first write to the vault's storage it makes)
+            status = 204 if call.method == "delete" else 200
+            self.chain.arm_entry(call, lambda: call_pending(call, status, None))
         response = await self._dispatch(call)
         if namespace is not None:
             answer = audit_entry.response_input(call, namespace, response)
@@ -253,6 +274,7 @@ class VaultApp:
         if not raw_token and auth.lower().startswith("bearer "):
             raw_token = auth[7:].strip()
         call = Call(op, vpath, body, query, None, raw_token, str(uuid.uuid4()))
+        call.bytes_in = len(raw)
         client = request.scope.get("client")
         call.source_ip = client[0] if client else None
         call.source_port = client[1] if client else None
@@ -966,7 +988,9 @@ def sr_bucket_rewrap(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
 @route("read", r"strongroom/internal/kek/(?P<name>[^/]+)")
 def sr_internal_kek(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
     version = f.integer("version", call.query.get("version"))
-    return _data(call, app.core.kek(m["name"], version, call.namespace))
+    got = app.core.kek(m["name"], version, call.namespace)
+    call.released = (m["name"], int(got["version"]))
+    return _data(call, got)
 
 
 @route("read", r"strongroom/internal/keyinfo/(?P<name>[^/]+)")
