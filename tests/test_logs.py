@@ -237,6 +237,7 @@ def test_logging_config_puts_the_filter_on_the_one_handler_and_silences_uvicorn_
     assert cfg["disable_existing_loggers"] is False  # module-level loggers made before the setup keep logging
     assert logs.logging_config("info")["loggers"]["httpx"] == {"level": "WARNING"}  # one line per vault call
     assert logs.logging_config("error")["loggers"]["httpx"] == {"level": "ERROR"}
+    assert logs.logging_config("debug")["loggers"]["httpx"] == {"level": "INFO"}
     with pytest.raises(ValueError, match="log_format"):
         logs.logging_config("info", "xml")
 

@@ -193,7 +193,8 @@ def logging_config(log_level: str = "info", log_format: str = "text") -> dict[st
     if log_format not in FORMATS:
         raise ValueError(f"log_format must be one of {', '.join(FORMATS)}")
     level = log_level.upper()
-    quiet = level if logging.getLevelName(level) > logging.INFO else "WARNING"  # httpx logs every request at INFO
+    # httpx logs each request (each gateway -> vault call) at INFO: shown at debug only
+    quiet = "INFO" if level == "DEBUG" else level if logging.getLevelName(level) > logging.INFO else "WARNING"
     formatter = "strongroom.logs.JsonFormatter" if log_format == "json" else "strongroom.logs.TextFormatter"
     return {
         "version": 1,
