@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import os
+import re
 import socket
 import ssl
 import subprocess
@@ -11,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -148,7 +151,7 @@ def start_server(
             "STRONGROOM_ROOT_TOKEN": ROOT_TOKEN,
             "STRONGROOM_OPERATOR_ACCESS_KEY": OPERATOR_ACCESS,
             "STRONGROOM_OPERATOR_SECRET_KEY": OPERATOR_SECRET,
-            "STRONGROOM_LOG_LEVEL": "warning",
+            "STRONGROOM_LOG_LEVEL": "info",  # access lines too: the session's log scan reads them
         }
     )
     full_env.pop("STRONGROOM__RESOLVED_SETTINGS", None)
@@ -219,3 +222,67 @@ def bucket(s3, request: pytest.FixtureRequest) -> Iterator[str]:
         s3.delete_bucket(Bucket=name)
     except Exception:
         pass
+
+
+# --- no log line holds a secret -------------------------------------------------------------------------------------
+# Every server log the session writes (server-*.log beside each data directory, whoever started the server) is
+# scanned when the session ends, for the fixed test secrets, every secret a test registers, and any SigV4 signature
+# or presigned credential in the clear. A hit fails the session's last test, naming the file and line.
+
+_LOG_SECRETS: dict[bytes, str] = {}  # needle -> what it is (never the value: the failure message names it)
+_LOG_PATTERNS = {
+    "a SigV4 signature": re.compile(rb"(?i)signature=[0-9a-f]{64}"),
+    "an X-Amz-Credential": re.compile(rb"(?i)x-amz-credential=[a-z0-9]+(?:/|%2f)"),
+}
+
+
+def _log_secrets() -> dict[bytes, str]:
+    """The one registry, whichever name (conftest or tests.conftest) the caller imported this module by."""
+    import tests.conftest as canonical
+
+    return canonical._LOG_SECRETS
+
+
+def register_secret(value: str | bytes, what: str = "a registered secret") -> None:
+    """The session's log scan fails if ``value`` shows up in a server log: a string as it is and URL-quoted, bytes
+    (an SSE-C key) raw, hex and base64."""
+    if isinstance(value, bytes):
+        forms = {value, value.hex().encode(), base64.b64encode(value), base64.urlsafe_b64encode(value)}
+    else:
+        forms = {value.encode(), quote(value, safe="").encode()}
+    for form in forms:
+        _log_secrets()[form] = what
+
+
+for _value, _what in ((ROOT_SECRET, "ROOT_SECRET"), (OPERATOR_SECRET, "OPERATOR_SECRET"), (ROOT_TOKEN, "ROOT_TOKEN")):
+    register_secret(_value, _what)
+
+
+def scan_logs(paths: list[Path]) -> list[str]:
+    """``file:line: what`` for every registered secret and every signature or credential pattern in the files."""
+    needles = dict(_log_secrets())
+    problems = []
+    for path in paths:
+        data = path.read_bytes()
+        hits = [what for needle, what in needles.items() if needle in data]
+        hits += [what for what, pattern in _LOG_PATTERNS.items() if pattern.search(data)]
+        if not hits:
+            continue
+        for number, line in enumerate(data.splitlines(), 1):
+            found = [what for needle, what in needles.items() if needle in line]
+            found += [what for what, pattern in _LOG_PATTERNS.items() if pattern.search(line)]
+            problems += [f"{path}:{number}: {what}" for what in sorted(set(found))]
+    return problems
+
+
+def server_logs(base: Path) -> list[Path]:
+    """The server logs under the session's temp base (start_server writes them beside the data directory), each
+    once (pytest links ``<test>current`` to a test's latest temp directory)."""
+    return sorted({p.resolve() for p in (*base.glob("*/server-*.log"), *base.glob("*/*/server-*.log"))})
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _logs_hold_no_secrets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    yield
+    problems = scan_logs(server_logs(tmp_path_factory.getbasetemp()))
+    assert not problems, "a server log holds a secret:\n" + "\n".join(problems)

@@ -70,6 +70,7 @@ def serve(
     client_ca: Annotated[Path | None, typer.Option("--client-ca", help="require client certs from this CA")] = None,
     seal: Annotated[str | None, typer.Option(help="vault seal: keyfile (default, dev), shamir, pkcs11")] = None,
     insecure_http: Annotated[bool, typer.Option("--insecure-http", help="DEBUG ONLY: serve without TLS")] = False,
+    log_format: Annotated[str | None, typer.Option("--log-format", help="log lines: text (default) or json")] = None,
 ) -> None:
     """Start the S3 server and the key vault (TLS on by default; the first run creates the data directory)."""
     from strongroom.server import serve as run
@@ -86,6 +87,7 @@ def serve(
         client_ca=client_ca,
         seal=seal,
         insecure_http=True if insecure_http else None,
+        log_format=log_format,
     )
     run(settings)
 

@@ -11,6 +11,8 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from strongroom.logs import FORMATS, LEVELS
+
 ENV_PREFIX = "STRONGROOM_"
 #: Environment variable the server process uses to pass resolved settings to worker processes.
 RESOLVED_ENV = "STRONGROOM__RESOLVED_SETTINGS"
@@ -45,7 +47,8 @@ class Settings(BaseSettings):
     regions: dict[str, RegionConfig] = Field(default_factory=lambda: {"local": RegionConfig()})
     max_clock_skew_seconds: int = 900
     max_object_size: int = 5 * 1024**4
-    log_level: str = "info"
+    log_level: str = "info"  # critical, error, warning, info (an access line per request), debug
+    log_format: str = "text"  # or "json": one JSON object per line (strongroom/logs.py)
     sweep_interval_seconds: float = 300.0
     hostname_suffixes: list[str] = Field(default_factory=list)  # virtual-hosted-style base domains
     # new tenants (the first start's "default" included) start with the tenant-wide public access block on
@@ -73,6 +76,20 @@ class Settings(BaseSettings):
     def _seal(cls, v: str) -> str:
         if v not in ("keyfile", "shamir", "pkcs11"):
             raise ValueError("seal must be keyfile, shamir or pkcs11")
+        return v
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, v: str) -> str:
+        if v.lower() not in LEVELS:
+            raise ValueError(f"log_level must be one of {', '.join(LEVELS)}")
+        return v.lower()
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, v: str) -> str:
+        if v not in FORMATS:
+            raise ValueError(f"log_format must be one of {', '.join(FORMATS)}")
         return v
 
     @field_validator("workers")

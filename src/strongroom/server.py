@@ -16,6 +16,7 @@ from typing import Any
 
 import uvicorn
 
+from strongroom import logs
 from strongroom.bootstrap import INTERNAL_TOKEN_ENV, build_runtime, first_start
 from strongroom.config import RESOLVED_ENV, Settings, load_settings
 from strongroom.tls import TLS12_CIPHERS, TLSFiles, client_context, ensure_tls, server_context
@@ -47,6 +48,10 @@ class TLSConfig(uvicorn.Config):
     def __init__(self, *args: Any, tls_files: TLSFiles | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.tls_files = tls_files
+
+    def configure_logging(self) -> None:  # here and in every worker process uvicorn starts
+        super().configure_logging()
+        logging.captureWarnings(True)
 
     def load(self) -> None:
         uvicorn.Server._wait_tasks_to_complete = _wait_tasks_to_complete  # type: ignore[method-assign]
@@ -85,29 +90,27 @@ def _wait_for_vault(settings: Settings, proc: subprocess.Popen[bytes], timeout: 
 
 
 def serve(settings: Settings) -> None:
+    logs.configure(settings.log_level, settings.log_format)
     rt = build_runtime(settings, run_migrations=True)
     first_start(rt)
     rt.close()
     scheme = "http" if settings.insecure_http else "https"
     tls_files: TLSFiles | None = None
     if settings.insecure_http:
-        banner = "!" * 72
-        print(banner, file=sys.stderr)
-        print(
+        logs.notice(
+            logging.WARNING,
             "WARNING: --insecure-http: TLS is OFF. Credentials, keys and data cross the network in the clear.",
-            file=sys.stderr,
+            "Use this only for local debugging, never with real data.",
+            loud=True,
         )
-        print("Use this only for local debugging, never with real data.", file=sys.stderr)
-        print(banner, file=sys.stderr, flush=True)
     else:
         tls_files = ensure_tls(settings)
         if tls_files.ca is not None:
-            print(f"TLS CA certificate for clients: {tls_files.ca.resolve()}", flush=True)
+            logs.notice(logging.INFO, f"TLS CA certificate for clients: {tls_files.ca.resolve()}")
     if not settings.audit_log:
-        print(
+        logs.notice(
+            logging.WARNING,
             "WARNING: audit_log = false: no operation is recorded in the audit log. For measuring only.",
-            file=sys.stderr,
-            flush=True,
         )
     os.environ[RESOLVED_ENV] = settings.model_dump_json()
     os.environ[INTERNAL_TOKEN_ENV] = secrets.token_urlsafe(32)
@@ -124,8 +127,8 @@ def serve(settings: Settings) -> None:
     except BaseException:
         vault.terminate()
         raise
-    print(f"strongroom key vault: {settings.vault_endpoint}", flush=True)
-    print(f"strongroom S3 endpoint: {scheme}://{settings.host}:{settings.port}", flush=True)
+    logs.notice(logging.INFO, f"strongroom key vault: {settings.vault_endpoint}")
+    logs.notice(logging.INFO, f"strongroom S3 endpoint: {scheme}://{settings.host}:{settings.port}")
     # Become the S3 gateway in a fresh interpreter: it imports only what serving needs (no CLI, no
     # migrations), which keeps every gateway's memory small. Same PID, so the vault child (which dies
     # with its parent) lives exactly as long as the gateway does.
@@ -151,6 +154,8 @@ def _run_s3(settings: Settings, tls_files: TLSFiles | None) -> None:
         factory=True,
         workers=settings.workers,
         log_level=settings.log_level,
+        log_config=logs.logging_config(settings.log_level, settings.log_format),
+        access_log=False,  # http/accesslog.py writes the access lines (query values redacted)
         proxy_headers=False,
         server_header=False,
         date_header=True,

@@ -6,14 +6,15 @@ import logging
 import os
 import secrets
 import string
-import sys
 import threading
 import time
 
 import uvicorn
 
+from strongroom import logs
 from strongroom.config import Settings
 from strongroom.core import errors
+from strongroom.http.accesslog import AccessLog
 from strongroom.http.vault.app import VaultApp
 from strongroom.keys.seal import SealManager
 from strongroom.metadata.repository import Repository
@@ -49,6 +50,7 @@ def _credential_from_env(access_env: str, secret_env: str) -> tuple[str, str, bo
 
 
 def _banner(label: str, access: str, secret: str) -> None:
+    """Printed to stdout, never logged (whatever log_format): the one place a secret leaves the vault unasked."""
     print("=" * 72)
     print(f"strongroom {label} S3 credentials (shown once; the secret is sealed in the vault):")
     print(f"  access key: {access}")
@@ -87,28 +89,23 @@ def build_vault(settings: Settings) -> VaultCore:
 def start_vault(core: VaultCore, settings: Settings) -> None:
     """First start and every start: initialise (auto-unseal seals only) and unseal if the seal allows it."""
     if settings.seal == "keyfile":
-        banner = "!" * 72
-        print(banner, file=sys.stderr)
-        print(
+        logs.notice(
+            logging.WARNING,
             "WARNING: the vault's unseal key is in a key file under the data directory (seal = keyfile).",
-            file=sys.stderr,
-        )
-        print(
             "That is for development only: anyone who can read the data directory can unseal the vault.",
-            file=sys.stderr,
+            'Use seal = "shamir" (strongroom operator init/unseal) or "pkcs11" (an HSM) in production.',
+            loud=True,
         )
-        print(
-            'Use seal = "shamir" (strongroom operator init/unseal) or "pkcs11" (an HSM) in production.', file=sys.stderr
-        )
-        print(banner, file=sys.stderr, flush=True)
     if settings.seal == "shamir":
         if not core.initialized():
-            print(
+            logs.notice(
+                logging.INFO,
                 "The vault is not initialised: run `strongroom operator init`, then `strongroom operator unseal`.",
-                flush=True,
             )
         else:
-            print("The vault is sealed: run `strongroom operator unseal` with the threshold of key shares.", flush=True)
+            logs.notice(
+                logging.INFO, "The vault is sealed: run `strongroom operator unseal` with the threshold of key shares."
+            )
         return
     try:
         if not core.initialized():
@@ -121,11 +118,10 @@ def start_vault(core: VaultCore, settings: Settings) -> None:
         core.auto_unseal()
     except (errors.SealDeviceError, errors.DecryptionFailed, errors.SealMismatch, errors.InvalidRequest) as exc:
         # fail closed but keep serving: S3 answers 503 and sys/seal-status says sealed until the device works
-        print(
+        logs.notice(
+            logging.ERROR,
             f"ERROR: the vault could not auto-unseal ({exc.message}); it stays sealed and retries every "
             f"{AUTO_UNSEAL_RETRY_SECONDS:.0f} s.",
-            file=sys.stderr,
-            flush=True,
         )
         threading.Thread(target=_retry_auto_unseal, args=(core,), daemon=True).start()
 
@@ -136,7 +132,7 @@ def _retry_auto_unseal(core: VaultCore) -> None:
         try:
             if core.initialized():
                 core.auto_unseal()
-                print("the vault auto-unsealed", file=sys.stderr, flush=True)
+                logs.notice(logging.INFO, "the vault auto-unsealed")
         except errors.StrongroomError:
             continue
 
@@ -145,6 +141,7 @@ def run_vault(settings: Settings) -> None:
     from strongroom.server import TLSConfig
     from strongroom.tls import TLS12_CIPHERS, ensure_tls
 
+    logs.configure(settings.log_level, settings.log_format)
     core = build_vault(settings)
     start_vault(core, settings)
     chain = None
@@ -153,11 +150,14 @@ def run_vault(settings: Settings) -> None:
         from strongroom.metadata.auditstore import AuditStore
 
         chain = AuditLog(AuditStore(core.repo))  # every vault call in the audit chains; changes with their entry
-    app = VaultApp(core, internal_token=os.environ.get(INTERNAL_TOKEN_ENV), chain=chain)
+    vault_app = VaultApp(core, internal_token=os.environ.get(INTERNAL_TOKEN_ENV), chain=chain)
+    app = AccessLog(vault_app, "strongroom.vault.access")
     kwargs: dict[str, object] = dict(
         host=settings.host,
         port=settings.vault_port,
         log_level=settings.log_level,
+        log_config=logs.logging_config(settings.log_level, settings.log_format),
+        access_log=False,  # AccessLog writes the access lines
         server_header=False,
         timeout_graceful_shutdown=30,
         lifespan="on",

@@ -62,6 +62,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         operator = srv.admin(_ct.OPERATOR_ACCESS, _ct.OPERATOR_SECRET)
         made = operator.request("POST", "/tenants", {"name": "acme"})
         key = made["access_key"]
+        _ct.register_secret(key["secret_access_key"], "acme admin's secret key")
         assert made["tenant"]["public_access_block"] == dict.fromkeys(ALL_BLOCKS, True)
         canonical = operator.request("GET", "/tenants/acme")["canonical_id"]
         yield Env(
@@ -110,6 +111,7 @@ def _member(env: Env, admin: Any, tenant: str, policy: dict[str, Any] | None) ->
     if policy is not None:
         admin.request("PUT", f"/tenants/{tenant}/users/{user}/policy", raw=json.dumps(policy).encode())
     key = admin.request("POST", f"/tenants/{tenant}/users/{user}/access-keys")
+    _ct.register_secret(key["secret_access_key"], f"{tenant}/{user}'s secret key")
     client = env.server.client(access=key["access_key_id"], secret=key["secret_access_key"])
     return user, key["access_key_id"], key["secret_access_key"], client
 

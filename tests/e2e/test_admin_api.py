@@ -139,6 +139,7 @@ def new_member(srv: Server, prefix: str = "member", admin: bool = False) -> Memb
     name = uid(prefix)
     root.request("POST", "/tenants/default/users", {"name": name, "admin": admin})
     key = root.request("POST", f"/tenants/default/users/{name}/access-keys")
+    ct.register_secret(key["secret_access_key"], f"default/{name}'s secret key")
     return Member(name, key["access_key_id"], key["secret_access_key"])
 
 

@@ -30,6 +30,8 @@ import tests.conftest as _ct  # noqa: E402
 
 KEY_A = hashlib.sha256(b"ssec key A").digest()
 KEY_B = hashlib.sha256(b"ssec key B").digest()
+_ct.register_secret(KEY_A, "SSE-C key A")  # the session's log scan fails if a server logs either
+_ct.register_secret(KEY_B, "SSE-C key B")
 DATA = hashlib.sha256(b"seed").digest() * 4096  # 128 KiB: three segments
 SSE_A = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": KEY_A}
 SSE_B = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": KEY_B}

@@ -7,10 +7,11 @@ import logging
 import time
 
 import anyio
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from strongroom.bootstrap import build_runtime
 from strongroom.config import load_settings
+from strongroom.http.accesslog import AccessLog
 from strongroom.http.admin.app import PREFIX as ADMIN_PREFIX
 from strongroom.http.admin.app import create_admin_app
 from strongroom.http.s3.app import S3App
@@ -96,8 +97,8 @@ class StrongroomApp:
                     await anyio.to_thread.run_sync(collect_garbage, self.rt, GARBAGE_GRACE_SECONDS)
 
 
-def create_app() -> StrongroomApp:
+def create_app() -> ASGIApp:
     """Factory used by uvicorn in every worker process (settings come from the parent's environment)."""
     settings = load_settings()
     rt = build_runtime(settings, run_migrations=False)
-    return StrongroomApp(rt)
+    return AccessLog(StrongroomApp(rt))
