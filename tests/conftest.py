@@ -225,8 +225,8 @@ def bucket(s3, request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 # --- no log line holds a secret -------------------------------------------------------------------------------------
-# Every server log the session writes (server-*.log beside each data directory, whoever started the server) is
-# scanned when the session ends, for the fixed test secrets, every secret a test registers, and any SigV4 signature
+# Every server log the session writes (server-*.log beside each data directory, whoever started the server), and
+# every audit entry its servers recorded, is scanned when the session ends, for the fixed test secrets, every secret a test registers, and any SigV4 signature
 # or presigned credential in the clear. A hit fails the session's last test, naming the file and line.
 
 _LOG_SECRETS: dict[bytes, str] = {}  # needle -> what it is (never the value: the failure message names it)
@@ -258,6 +258,24 @@ for _value, _what in ((ROOT_SECRET, "ROOT_SECRET"), (OPERATOR_SECRET, "OPERATOR_
     register_secret(_value, _what)
 
 
+def audit_dumps(base: Path) -> list[Path]:
+    """Every audit entry the session's servers wrote (each SQLite database's ``audit_entries``), one file per database
+    beside it, so the same scan covers the audit log."""
+    import sqlite3
+
+    out = []
+    for db in sorted({p.resolve() for p in base.glob("**/strongroom.db")}):
+        try:
+            with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
+                rows = conn.execute("SELECT body FROM audit_entries").fetchall()
+        except sqlite3.Error:
+            continue  # no audit table (an older schema a test made on purpose)
+        dump = db.with_name("audit-entries.jsonl")
+        dump.write_text("".join(r[0] + "\n" for r in rows))
+        out.append(dump)
+    return out
+
+
 def scan_logs(paths: list[Path]) -> list[str]:
     """``file:line: what`` for every registered secret and every signature or credential pattern in the files."""
     needles = dict(_log_secrets())
@@ -284,5 +302,6 @@ def server_logs(base: Path) -> list[Path]:
 @pytest.fixture(scope="session", autouse=True)
 def _logs_hold_no_secrets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     yield
-    problems = scan_logs(server_logs(tmp_path_factory.getbasetemp()))
-    assert not problems, "a server log holds a secret:\n" + "\n".join(problems)
+    base = tmp_path_factory.getbasetemp()
+    problems = scan_logs(server_logs(base) + audit_dumps(base))
+    assert not problems, "a server log or audit entry holds a secret:\n" + "\n".join(problems)
