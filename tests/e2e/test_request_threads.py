@@ -30,7 +30,8 @@ def load(srv: _ct.Server, n: int = 48) -> None:
         list(pool.map(one, range(n)))
 
 
-@pytest.mark.parametrize(("setting", "low", "high"), [("2", 0, 12), ("32", 14, 200)])
+# the base: the event loop, the audit writer, anyio's pool for vault calls and the sweeper, the vault client
+@pytest.mark.parametrize(("setting", "low", "high"), [("2", 0, 16), ("32", 24, 200)])
 def test_request_threads_bounds_the_gateway_threads(tmp_path: Path, setting: str, low: int, high: int) -> None:
     srv = _ct.start_server(tmp_path / "data", env={"STRONGROOM_REQUEST_THREADS": setting})
     try:

@@ -218,6 +218,8 @@ def test_operator_certificate_and_mutual_tls(tmp_path: Path):
         str(own / "server-key.pem"),
         "--client-ca",
         str(clients / "ca.pem"),
+        "--vault-port",
+        str(free_port()),
     ]
     env = dict(os.environ, STRONGROOM_ROOT_ACCESS_KEY=ROOT_ACCESS, STRONGROOM_ROOT_SECRET_KEY=ROOT_SECRET)
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
@@ -226,11 +228,13 @@ def test_operator_certificate_and_mutual_tls(tmp_path: Path):
         with_cert.load_cert_chain(str(clients / "server.pem"), str(clients / "server-key.pem"))
         deadline = time.monotonic() + 60
         status = None
-        while time.monotonic() < deadline and status is None:
+        while time.monotonic() < deadline and status != 200:
             try:
                 status = httpx.get(f"https://localhost:{port}/_strongroom/health", verify=with_cert).status_code
             except httpx.HTTPError:
-                time.sleep(0.2)
+                pass
+            if status != 200:
+                time.sleep(0.2)  # not up yet, or up but not ready (503 until the first credentials exist)
         assert status == 200
         assert not (tmp_path / "data" / "tls" / "ca.pem").exists()  # no CA generated when one is supplied
         with pytest.raises(httpx.HTTPError):
