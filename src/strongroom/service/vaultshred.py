@@ -48,6 +48,11 @@ DELETED = [
     "the tenant's vault namespace: transit keys (material destroyed first), KV secrets, policies, tokens",
     "the tenant",
 ]
+#: what a shred keeps, in the certificate's words
+KEPT = [
+    "the tenant's audit chain (who did what and when; no data, keys or secrets) and the operators' record of the shred",
+    "this record of the shred, which keeps the tenant's name from being used again",
+]
 _LOCK = threading.Lock()  # one vault process: shreds are serialised
 
 
@@ -228,6 +233,7 @@ def complete(core: VaultCore, tenant: str) -> dict[str, Any]:
             "secrets_deleted": rec["secrets"],
             "data": rec["data"],
             "deleted": DELETED,
+            "kept": KEPT,
         }
         certificate = core.root.transit.sign_certificate(body)
         rec.update(state=STATE_COMPLETE, certificate=certificate)
