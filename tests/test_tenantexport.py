@@ -94,10 +94,14 @@ def test_names_taken_case_insensitively_fall_back_to_the_hashed_name() -> None:
     assert names.claim("Case") == "Case"
     second = names.claim("case")
     assert second == hashed_name("case") and second.casefold() != "case"
-    # a previous run's name is kept when it is free
+    # a previous run's name is kept when it is free and one of the key's own two names
     names2 = Names()
-    assert names2.claim("case", "case~" + "0" * 64) == "case~" + "0" * 64
+    assert names2.claim("case", hashed_name("case")) == hashed_name("case")
     assert names2.claim("Case") == "Case"
+    # never any other name a manifest might hold: a separator, a dot name, another key's name
+    names3 = Names()
+    for bogus in ("..", ".", "../../etc/x", "other", ""):
+        assert names3.claim(f"key-{bogus}", bogus) == encode_key(f"key-{bogus}")
 
 
 def test_names_are_files_a_real_filesystem_takes(tmp_path: Path) -> None:

@@ -96,7 +96,10 @@ class Names:
         self._taken: set[str] = set()
 
     def claim(self, key: str, wanted: str | None = None) -> str:
-        for name in (wanted, encode_key(key), hashed_name(key)):
+        """The name ``key`` gets here: ``wanted`` (the name an earlier run gave it) if it is one of the key's two
+        names and free, else its plain name if free, else its hashed name."""
+        plain, hashed = encode_key(key), hashed_name(key)
+        for name in (wanted if wanted in (plain, hashed) else None, plain, hashed):
             if name and name.casefold() not in self._taken:
                 self._taken.add(name.casefold())
                 return name
@@ -254,7 +257,9 @@ class Exporter:
                 f"the export of tenant {tenant} runs with an admin key of {tenant} "
                 f"(this key is {me.get('tenant')}/{me.get('user')}'s)"
             )
+        self._check_directory()
         self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / JOURNAL).touch()  # from now on the directory is an export (a re-run may continue it)
         (self.out / "objects").mkdir(exist_ok=True)
         prior = self._prior()
         manifest: dict[str, Any] = {
@@ -290,6 +295,23 @@ class Exporter:
         _write_json(self.out / "manifest.json", manifest)
         (self.out / JOURNAL).unlink(missing_ok=True)
         return result
+
+    def _check_directory(self) -> None:
+        """Write only into a new or empty directory, or an earlier export (a re-run deletes stale files in it)."""
+        if not self.out.exists():
+            return
+        if not self.out.is_dir():
+            raise ExportError(f"{self.out} is not a directory")
+        if (self.out / JOURNAL).exists():
+            return
+        try:
+            doc = json.loads((self.out / "manifest.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            doc = None
+        if isinstance(doc, dict) and doc.get("format") == FORMAT:
+            return
+        if any(self.out.iterdir()):
+            raise ExportError(f"{self.out} is neither empty nor an earlier export: choose another directory")
 
     def _prior(self) -> dict[tuple[str, str], dict[str, Any]]:
         """What an earlier run into this directory wrote: its manifest, then the journal of an interrupted run."""
@@ -404,12 +426,12 @@ class Exporter:
         for listed in self._list(bucket):
             key = listed["key"]
             before = prior.get((bucket, key))
-            entry = self._reuse(folder, listed, before, names) if before else None
+            name = names.claim(key, before.get("path", "").rpartition("/")[2] if before else None)
+            entry = self._reuse(folder / name, listed, before) if before else None
             if entry is not None:
                 result.reused += 1
             else:
-                wanted = before.get("path", "").rpartition("/")[2] if before else None
-                entry = self._fetch(bucket, key, listed, folder, names.claim(key, wanted), result)
+                entry = self._fetch(bucket, key, listed, folder, name, result)
                 if entry is None:
                     continue
                 journal.write(json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n")
@@ -417,18 +439,14 @@ class Exporter:
             done.append(entry)
         return done
 
-    def _reuse(
-        self, folder: Path, listed: dict[str, Any], before: dict[str, Any], names: Names
-    ) -> dict[str, Any] | None:
-        same = all(before.get(k) == listed[k] for k in ("etag", "size")) and before.get("status") == "exported"
-        if not same or before.get("last_modified") != listed["last_modified"]:
+    def _reuse(self, path: Path, listed: dict[str, Any], before: dict[str, Any]) -> dict[str, Any] | None:
+        """The earlier run's entry, if it is the same version of the object, under the name this run gives it, and
+        its file still holds what was recorded."""
+        same = all(before.get(k) == listed[k] for k in ("etag", "size", "last_modified"))
+        if not same or before.get("status") != "exported" or self.out / before["path"] != path:
             return None
-        path = self.out / before["path"]
-        if path.parent != folder or not path.is_file() or path.stat().st_size != listed["size"]:
+        if not path.is_file() or path.stat().st_size != listed["size"] or _sha256_of(path) != before.get("sha256"):
             return None
-        if _sha256_of(path) != before.get("sha256"):
-            return None
-        names.claim(listed["key"], path.name)
         return before
 
     def _fetch(

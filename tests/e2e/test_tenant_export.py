@@ -211,3 +211,34 @@ def test_another_tenants_admin_cannot_export_it(srv: Server, tenant: TenantData,
     got = cli(srv, "tenant", "export", tenant.name, str(out), access=ct.ROOT_ACCESS, secret=ct.ROOT_SECRET)
     assert got.returncode == 2 and f"runs with an admin key of {tenant.name}" in got.stderr
     assert not out.exists()
+
+
+def test_an_interrupted_run_continues_from_its_journal(srv: Server, tenant: TenantData, tmp_path: Path) -> None:
+    out = tmp_path / "export"
+    assert export(srv, tenant, out).returncode == 1
+    m = manifest(out)
+    # as if the run had stopped before its manifest: the journal of what it finished, half a file, no manifest
+    (out / "manifest.json").unlink()
+    exported = [o for o in m["objects"] if o["status"] == "exported"]
+    with (out / ".export-journal.jsonl").open("w") as journal:
+        for o in exported[:5]:
+            journal.write(json.dumps(o) + "\n")
+    (out / "objects" / tenant.buckets[0] / ".big.part").write_bytes(b"half")
+    again = export(srv, tenant, out)
+    assert again.returncode == 1
+    assert json.loads(again.stdout)["reused"] == 5
+    assert (
+        not (out / ".export-journal.jsonl").exists()
+        and not (out / "objects" / tenant.buckets[0] / ".big.part").exists()
+    )
+    assert by_key(manifest(out)).keys() == by_key(m).keys()
+
+
+def test_an_unrelated_directory_is_not_written_to(srv: Server, tenant: TenantData, tmp_path: Path) -> None:
+    out = tmp_path / "home"
+    precious = out / "objects" / tenant.buckets[0] / "precious"
+    precious.parent.mkdir(parents=True)
+    precious.write_bytes(b"mine")
+    got = export(srv, tenant, out)
+    assert got.returncode == 2 and "neither empty nor an earlier export" in got.stderr
+    assert precious.read_bytes() == b"mine" and [p.name for p in out.iterdir()] == ["objects"]
