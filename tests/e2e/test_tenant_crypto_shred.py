@@ -211,6 +211,13 @@ def test_the_certificate_says_what_was_destroyed_when_and_by_whom(srv: Server, s
     assert cert["secrets_deleted"] == 1
     assert "the tenant's vault namespace" in " ".join(cert["deleted"])
     assert "audit chain" in cert["kept"][0]
+    # the operators' audit chain records the shred under the certificate's request id
+    page = srv.admin(ct.OPERATOR_ACCESS, ct.OPERATOR_SECRET).request(
+        "GET", "/audit/entries?action=strongroom:DeleteTenant&limit=1000"
+    )
+    (entry,) = [e for e in page["entries"] if e["request_id"] == cert["request_id"]]
+    assert (entry["operation"], entry["outcome"], entry["status"]) == ("CryptoShredTenant", "success", 200)
+    assert entry["resource"] == f"arn:strongroom:::tenant/{t.name}" and entry["principal"]["type"] == "operator"
 
 
 def test_the_certificate_verifies_offline_against_the_published_key(srv: Server, shredded: dict[str, Any]) -> None:
