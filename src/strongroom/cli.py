@@ -618,6 +618,14 @@ def tenant_show(
 @tenant_app.command("delete")
 def tenant_delete(
     name: str,
+    crypto_shred: Annotated[
+        bool,
+        typer.Option("--crypto-shred", help="destroy its keys, objects and everything else; print a certificate"),
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="--crypto-shred without asking")] = False,
+    certificate: Annotated[
+        Path | None, typer.Option("--certificate", help="--crypto-shred: also write the certificate to this file")
+    ] = None,
     data_dir: DataDirOpt = None,
     endpoint: EndpointOpt = None,
     access_key: AccessOpt = None,
@@ -625,7 +633,15 @@ def tenant_delete(
     ca_bundle: CaOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Delete an empty tenant (no buckets, no keys or secrets left), with its users and access keys."""
+    """Delete an empty tenant (no buckets, no keys or secrets left), with its users and access keys; or, with
+    --crypto-shred, any tenant: its keys destroyed, its data deleted, a signed deletion certificate printed."""
+    if crypto_shred:
+        from strongroom.cli_tenant_lifecycle import crypto_shred as shred
+
+        shred(name, yes, certificate, as_json, (data_dir, endpoint, access_key, secret_key, ca_bundle))
+        return
+    if certificate is not None:
+        raise typer.BadParameter("--certificate goes with --crypto-shred")
     _call(_admin(data_dir, endpoint, access_key, secret_key, ca_bundle), "DELETE", f"/tenants/{name}")
     _print({"deleted": name}, as_json, f"deleted tenant {name}")
 
@@ -1046,9 +1062,13 @@ def vault_token(
 
 
 def main() -> None:
+    from strongroom import cli_tenant_lifecycle as lifecycle
     from strongroom.cli_audit import audit_app
 
     app.add_typer(audit_app, name="audit")
+    tenant_app.command("export")(lifecycle.tenant_export)
+    tenant_app.command("verify-certificate")(lifecycle.tenant_verify_certificate)
+    tenant_app.command("certificate-key")(lifecycle.tenant_certificate_key)
     app()
 
 

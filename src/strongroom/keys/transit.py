@@ -1777,6 +1777,10 @@ class TransitEngine:
         """The base64 Ed25519 public key that signs this vault's deletion certificates (created on first use)."""
         return self._cert_key()[1]
 
+    def sign_certificate(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``body`` signed with this engine's certificate key (the scheme: keys/certificates.py)."""
+        return self._sign_certificate(dict(body))
+
     def _sign_certificate(self, body: dict[str, Any]) -> dict[str, Any]:
         private, public = self._cert_key()
         body = dict(body)

@@ -26,6 +26,7 @@ _ERRORS: dict[str, type[errors.StrongroomError]] = {
     "TransitKeyDestroyed": errors.KeyDestroyed,
     "KeyStoreSealed": errors.KeyStoreSealed,
     "DeleteConflict": errors.DeleteConflict,
+    "EntityAlreadyExists": errors.EntityAlreadyExists,
 }
 
 
@@ -188,3 +189,34 @@ class VaultClient:
         if not keys or any(len(k) != 32 for k in keys.values()):
             raise errors.Unavailable("the key vault answered malformed audit public keys")
         return keys
+
+    # --- a tenant's crypto-shred (service/vaultshred.py does the vault's part) ------------------------------------
+    def namespace_keys(self, name: str) -> dict[str, Any]:
+        """``{"keys": [metadata of every transit key], "blockers": [purge-protected keys not due]}``; NotFound
+        without the namespace."""
+        got = self._request("GET", f"namespaces/{name}/keys")
+        if got is None:
+            raise errors.NotFound(f"namespace {name} not found")
+        return got
+
+    def shred_namespace(
+        self, name: str, requested_by: dict[str, Any], request_id: str, inventory: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Step 1: revoke the namespace's tokens, delete the tenant's credentials, destroy every key (idempotent:
+        a repeated call keeps the first call's record). DeleteConflict while a purge-protected key blocks it."""
+        body = {"requested_by": requested_by, "request_id": request_id, "inventory": inventory}
+        got = self._request("POST", f"namespaces/{name}/shred", json=body)
+        if got is None:
+            raise errors.NotFound(f"namespace {name} not found")
+        return got
+
+    def complete_shred(self, name: str) -> dict[str, Any]:
+        """Step 2: delete the namespace; the signed deletion certificate (the same one when called again)."""
+        got = self._request("POST", f"namespaces/{name}/shred/complete")
+        if got is None:
+            raise errors.NotFound(f"tenant {name} was not shredded")
+        return dict(got["certificate"])
+
+    def shredded(self, name: str) -> dict[str, Any] | None:
+        """The shred record of tenant ``name`` (its certificate once complete); None: never shredded."""
+        return self._request("GET", f"shredded/{name}")

@@ -748,6 +748,53 @@ class Repository:
                 self._drop_upload(s, upload_id, bucket.region)
             s.execute(delete(Bucket).where(Bucket.id == bucket.id))
 
+    # --- a tenant's crypto-shred (service/shred.py) -----------------------
+    def bucket_inventory(self, bucket_id: str) -> dict[str, Any]:
+        """What a bucket holds: objects and their bytes (in all and per SSE mode), multipart uploads in progress and
+        the bytes of their parts."""
+        with self.reading() as s:
+            by_mode = s.execute(
+                select(ObjectRecord.sse_mode, func.count(), func.coalesce(func.sum(ObjectRecord.size), 0))
+                .where(ObjectRecord.bucket_id == bucket_id)
+                .group_by(ObjectRecord.sse_mode)
+            ).all()
+            uploads = s.scalar(
+                select(func.count()).select_from(MultipartUpload).where(MultipartUpload.bucket_id == bucket_id)
+            )
+            upload_bytes = s.scalar(
+                select(func.coalesce(func.sum(UploadPart.size), 0))
+                .select_from(UploadPart)
+                .join(MultipartUpload, MultipartUpload.upload_id == UploadPart.upload_id)
+                .where(MultipartUpload.bucket_id == bucket_id)
+            )
+        modes = {str(mode): {"objects": int(n), "bytes": int(b)} for mode, n, b in by_mode}
+        return {
+            "objects": sum(m["objects"] for m in modes.values()),
+            "bytes": sum(m["bytes"] for m in modes.values()),
+            "by_sse": modes,
+            "uploads": int(uploads or 0),
+            "upload_bytes": int(upload_bytes or 0),
+        }
+
+    def drop_bucket_contents(self, bucket: Bucket, limit: int = 500) -> tuple[int, list[str]]:
+        """Delete up to ``limit`` objects and ``limit`` multipart uploads of ``bucket`` in one transaction, their blobs
+        queued as garbage: ``(rows deleted, blob ids queued)``; ``(0, [])`` once the bucket is empty."""
+        with self.session() as s:
+            ids = list(s.scalars(select(ObjectRecord.id).where(ObjectRecord.bucket_id == bucket.id).limit(limit)))
+            blobs: list[str] = []
+            if ids:
+                blobs += s.scalars(select(ObjectPart.blob_id).where(ObjectPart.object_id.in_(ids)))
+                s.execute(delete(ObjectPart).where(ObjectPart.object_id.in_(ids)))
+                s.execute(delete(ObjectRecord).where(ObjectRecord.id.in_(ids)))
+                self._garbage(s.connection(), blobs, bucket.region)
+            uploads = list(
+                s.scalars(select(MultipartUpload.upload_id).where(MultipartUpload.bucket_id == bucket.id).limit(limit))
+            )
+            for upload_id in uploads:
+                blobs += s.scalars(select(UploadPart.blob_id).where(UploadPart.upload_id == upload_id))
+                self._drop_upload(s, upload_id, bucket.region)
+            return len(ids) + len(uploads), blobs
+
     def set_bucket_access(self, bucket_id: str, **values: str | None) -> None:
         """Change a bucket's policy, acl, public_access_block or ownership (JSON text or None) and bump its
         access_version, in one statement."""

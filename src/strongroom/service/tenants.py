@@ -73,6 +73,11 @@ class TenantService:
         check_entity_name(admin)
         if name in (SYSTEM_TENANT, "root"):
             raise errors.EntityAlreadyExists(f"tenant {name} is reserved")
+        if self.rt.vault.shredded(name) is not None:
+            # bucket policies and ACLs elsewhere may still name it: a new tenant must not inherit their grants
+            raise errors.EntityAlreadyExists(
+                f"tenant {name} was crypto-shredded; the names of shredded tenants are not reused"
+            )
         pab = acls.ALL_ON if self.rt.settings.public_access_block_default else None
         self.rt.repo.create_tenant(
             Tenant(

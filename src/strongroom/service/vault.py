@@ -31,6 +31,7 @@ log = logging.getLogger("strongroom.vault")
 
 CREDENTIALS_PREFIX = "strongroom/credentials/"
 NAMESPACES_PREFIX = "sys/namespaces/"
+SHREDDED_PREFIX = "strongroom/shredded/"  # crypto-shredded tenants' records (service/vaultshred.py): names not reused
 TRANSIT_KEYS_PREFIX = "transit/keys/"
 LEGACY_TENANT = "default"  # the tenant that data of the single-tenant version ("root") belongs to
 
@@ -101,6 +102,10 @@ class VaultCore:
             existing = self.namespace_info(name)
             if existing is not None:
                 return existing
+            if self.seal_manager.barrier.get(SHREDDED_PREFIX + name) is not None:
+                raise errors.EntityAlreadyExists(
+                    f"tenant {name} was crypto-shredded; the names of shredded tenants are not reused"
+                )
             alphabet = string.ascii_letters + string.digits
             info = {
                 "id": "".join(secrets.choice(alphabet) for _ in range(5)),
@@ -115,15 +120,16 @@ class VaultCore:
             )
             return info
 
-    def delete_namespace(self, name: str) -> None:
+    def delete_namespace(self, name: str, *, force: bool = False) -> None:
         """Delete an empty child namespace: its policies and tokens go with it. Conflict while it holds transit
-        keys or KV secrets; a missing namespace is not an error."""
+        keys or KV secrets (``force``: delete them too, the crypto-shred's last step); a missing namespace is not
+        an error."""
         ns.check_name(name)
         with self._lock:
             if self.namespace_info(name) is None:
                 return
             target = self.namespace(name)
-            if not target.is_empty():
+            if not force and not target.is_empty():
                 raise errors.DeleteConflict(
                     f"namespace {name} still holds transit keys or KV secrets; delete them before the namespace"
                 )

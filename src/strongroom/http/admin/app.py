@@ -955,4 +955,7 @@ def create_admin_app(access: AccessService, tenants: TenantService, s3: Any) -> 
     from strongroom.http.admin.audit import build_audit_router  # it builds on this module's names
 
     app.include_router(build_audit_router(admin))
+    from strongroom.http.admin.shred import build_shred_router  # as the audit router: it builds on these names
+
+    app.include_router(build_shred_router(admin))
     return _BodyLimit(app)

@@ -44,7 +44,14 @@ log = logging.getLogger("strongroom.vault.http")
 
 MAX_BODY = 32 * 1024 * 1024
 VAULT_VERSION = f"1.15.0+strongroom.{__version__}"
-UNAUTHENTICATED = {"sys/init", "sys/seal-status", "sys/unseal", "sys/health", "sys/leader"}
+UNAUTHENTICATED = {
+    "sys/init",
+    "sys/seal-status",
+    "sys/unseal",
+    "sys/health",
+    "sys/leader",
+    "strongroom/certificate-key",  # a public key (http/vault/shred.py)
+}
 #: calls not recorded in the audit chains: the unauthenticated seal and health endpoints (as Vault's audit devices),
 #: the gateways' once-a-second seal probe, and the checkpoint signing the chains' own upkeep makes
 NOT_CHAINED = UNAUTHENTICATED | {"strongroom/internal/status", "strongroom/internal/audit/sign"}
@@ -1215,3 +1222,7 @@ def kv_patch_metadata(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
 def kv_delete_metadata(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
     call.space.kv.delete_metadata(m["path"])
     return None
+
+
+# the crypto-shred's routes (they register in ROUTES as they are imported)
+from strongroom.http.vault import shred as _shred  # noqa: E402, F401
