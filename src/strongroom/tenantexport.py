@@ -36,7 +36,6 @@ MAX_NAME_BYTES = 200  # a file name's budget (filesystems allow 255 bytes); long
 _HASHED_PREFIX_BYTES = 120
 _SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
 ATTEMPTS = 3
-AUDIT_NOT_YET = "not yet available"
 JOURNAL = ".export-journal.jsonl"
 #: S3's response headers that belong to an object (besides x-amz-meta-*), as the manifest names them
 _HEADERS = {
@@ -603,6 +602,17 @@ def _object_meta(h: httpx.Headers, sent: dict[str, str]) -> dict[str, Any]:
 
 
 def _export_audit(admin: AdminClient, out: Path, tenant: str) -> str:
-    """The tenant's audit log into ``out/audit.jsonl``. Not wired yet: the audit log's export is being built; until
-    then nothing is written and the manifest says so (never an empty file that would pass for an empty log)."""
-    return AUDIT_NOT_YET
+    """The tenant's audit chain into ``out/audit.jsonl``, as ``GET /audit/export`` streams it (it ends with a
+    checkpoint signed at export time: ``strongroom audit verify`` checks it offline). Written to a temp file and
+    renamed, so an interrupted export never leaves a shortened log under the final name."""
+    import urllib.parse
+
+    final = out / "audit.jsonl"
+    tmp = out / ".audit.jsonl.tmp"
+    with tmp.open("w", encoding="utf-8") as f:
+        for line in admin.lines("/audit/export?" + urllib.parse.urlencode({"tenant": tenant})):
+            f.write(line + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(final)
+    return "audit.jsonl"

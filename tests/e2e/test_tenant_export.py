@@ -97,6 +97,7 @@ def test_export_layout_buckets_identities_keys(srv: Server, tenant: TenantData, 
     got = export(srv, tenant, out)
     assert got.returncode == 1, got.stdout + got.stderr  # the SSE-C object without its key: incomplete
     assert sorted(p.name for p in out.iterdir()) == [
+        "audit.jsonl",
         "buckets.json",
         "iam.json",
         "keys.json",
@@ -104,7 +105,15 @@ def test_export_layout_buckets_identities_keys(srv: Server, tenant: TenantData, 
         "objects",
     ]
     m = manifest(out)
-    assert m["audit"] == "not yet available" and not (out / "audit.jsonl").exists()
+    assert m["audit"] == "audit.jsonl"
+    # the tenant's own chain, verifiable offline with the vault's checkpoint key
+    from strongroom.audit.verify import verify
+    from strongroom.http.admin.client import AdminClient  # noqa: F401 - the export used it
+
+    keys = {int(v): base64.b64decode(k) for v, k in srv.admin().request("GET", "/audit/public-key")["keys"].items()}
+    lines = (out / "audit.jsonl").read_text().splitlines()
+    result = verify(lines, keys)
+    assert result.ok and result.chain == tenant.name and result.entries > 0, result.describe()
     buckets = {b["name"]: b for b in json.loads((out / "buckets.json").read_text())}
     a, b = tenant.buckets
     assert set(buckets) == {a, b}
