@@ -8,6 +8,7 @@ Shamir and restart behaviour live in test_vault_seal*.py (they need their own se
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import json
 import time
@@ -668,3 +669,39 @@ def test_kv_configure_mount_cas_required_and_max_versions(vault: hvac.Client) ->
     for i in range(2, 7):
         kv.create_or_update_secret(path=path, secret={"a": str(i)})
     assert kv_read(vault, path)["data"]["data"] == {"a": "6"}
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({"num_uses": "abc"}, "error parsing num_uses: expected an integer"),
+        ({"meta": "notadict"}, "error parsing meta: expected a map"),
+        ({"meta": {"a": [1]}}, "meta must be string valued"),
+        ({"policies": 5}, "error parsing policies: expected a list of strings"),
+        ({"renewable": "maybe"}, "error parsing renewable: expected a boolean"),
+        ({"display_name": {"x": 1}}, "error parsing display_name: expected a string"),
+    ],
+)
+def test_token_create_refuses_malformed_fields_with_400(server: Server, body: dict[str, Any], error: str) -> None:
+    info = vault_info(server.data_dir)
+    r = requests.post(
+        f"{info['url']}/v1/auth/token/create",
+        json=body,
+        headers={"x-vault-token": ROOT_TOKEN},
+        verify=str(server.data_dir / "tls" / "ca.pem"),
+        timeout=30,
+    )
+    assert (r.status_code, r.json()) == (400, {"errors": [error]})
+
+
+def test_token_create_takes_policies_as_a_comma_separated_string(vault: hvac.Client) -> None:
+    made = vault.auth.token.create(policies="alpha, beta", ttl="1h")  # sent as the string
+    assert sorted(p for p in made["auth"]["policies"] if p != "default") == ["alpha", "beta"]
+    r = vault.adapter.post("/v1/auth/token/create", json={"policies": "gamma,delta", "ttl": "1h"})
+    assert sorted(p for p in r["auth"]["policies"] if p != "default") == ["delta", "gamma"]
+
+
+def test_key_status_answers_with_an_rfc3339_install_time(vault: hvac.Client) -> None:
+    got = vault.adapter.get("/v1/sys/key-status")
+    assert got["data"]["term"] >= 1
+    assert dt.datetime.strptime(got["data"]["install_time"], "%Y-%m-%dT%H:%M:%S.%fZ").year >= 2026

@@ -487,7 +487,9 @@ def sys_rotate(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
 @route("read", r"sys/key-status")
 def sys_key_status(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
     info = app.core.seal_manager.barrier.key_info()
-    data = {"term": info.term, "install_time": getattr(info, "install_time", "")}
+    installed = getattr(info, "install_time", None)
+    when = installed.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if isinstance(installed, dt.datetime) else str(installed or "")
+    data = {"term": info.term, "install_time": when}
     return envelope(data, request_id=call.request_id) | data
 
 
@@ -718,17 +720,19 @@ def _duration(value: Any) -> int:
 @route("update", r"auth/token/create(?P<orphan>-orphan)?")
 def token_create(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
     b = call.body
+    renewable = b.get("renewable", True)
+    no_parent = b.get("no_parent", False)
     token, entry = app.core.tokens.create(
-        policies=list(b.get("policies") or []),
+        policies=f.comma_list("policies", b.get("policies")) or [],
         parent=call.token,
         ttl=_duration(b.get("ttl")),
         explicit_max_ttl=_duration(b.get("explicit_max_ttl")),
-        display_name=str(b.get("display_name") or "token"),
-        meta=dict(b.get("meta") or {}),
-        renewable=bool(b.get("renewable", True)),
-        no_parent=bool(m["orphan"]) or bool(b.get("no_parent", False)),
-        num_uses=int(b.get("num_uses") or 0),
-        token_id=b.get("id") or None,
+        display_name=f.string("display_name", b.get("display_name")) or "token",
+        meta=f.string_map("meta", b.get("meta")) or {},
+        renewable=f.boolean("renewable", renewable) if renewable is not None else True,
+        no_parent=bool(m["orphan"]) or (f.boolean("no_parent", no_parent) if no_parent is not None else False),
+        num_uses=f.integer("num_uses", b.get("num_uses")) or 0,
+        token_id=f.string("id", b.get("id")) or None,
         namespace=call.namespace,
     )
     auth = {

@@ -72,6 +72,17 @@ def array(field: str, value: Any) -> list[Any] | None:
     raise VaultHTTPError(400, [f"failed to parse {field}: source data must be an array or slice"])
 
 
+def comma_list(field: str, value: Any) -> list[str] | None:
+    """Vault's ``TypeCommaStringSlice``: a list of strings, or one comma-separated string."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return [p.strip() for p in value.split(",") if p.strip()]
+    if isinstance(value, list) and all(isinstance(v, str | int) and not isinstance(v, bool) for v in value):
+        return [str(v).strip() for v in value if str(v).strip()]
+    raise _bad(field, "a list of strings")
+
+
 def mapping(field: str, value: Any) -> dict[str, Any] | None:
     if value is None:
         return None
