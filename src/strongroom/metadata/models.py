@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -301,3 +302,123 @@ class AuditCheckpoint(Base):
 
 
 Index("ix_audit_entries_chain_at", AuditEntry.chain, AuditEntry.at)
+
+
+# --- governance: lockbox, notices and webhooks, third-party requests (migration 0007) -------------------------------
+# No foreign keys to tenants: these records outlive a deleted tenant (the transparency report counts them).
+
+
+class LockboxRequest(Base):
+    """An operator's request to read a tenant's data: its scope (a bucket, and a key prefix or one key), why, for
+    how long. ``status`` is the tenant's answer (pending, approved, denied); a request still pending at
+    ``expires_at`` (12 h after it was filed) has expired."""
+
+    __tablename__ = "lockbox_requests"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    operator: Mapped[str] = mapped_column(String(64))  # a user of the tenant ``system``
+    bucket: Mapped[str] = mapped_column(String(63))
+    prefix: Mapped[str] = mapped_column(ObjectKey, default="")
+    object_key: Mapped[str | None] = mapped_column(ObjectKey, nullable=True)  # one key only (else: the prefix)
+    reason: Mapped[str] = mapped_column(Text)
+    ticket: Mapped[str] = mapped_column(String(128))
+    duration_seconds: Mapped[int] = mapped_column(Integer)
+    case_id: Mapped[str | None] = mapped_column(String(32), nullable=True)  # the third-party request it serves
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)  # an admin of the tenant
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class LockboxGrant(Base):
+    """What an approved request allows: that operator may read in that scope until ``expires_at`` (or revocation).
+    ``policy.authz.decide`` reads these (through ``service.access``)."""
+
+    __tablename__ = "lockbox_grants"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("lockbox_requests.id"), unique=True)
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    operator: Mapped[str] = mapped_column(String(64))
+    bucket: Mapped[str] = mapped_column(String(63))
+    prefix: Mapped[str] = mapped_column(ObjectKey, default="")
+    object_key: Mapped[str | None] = mapped_column(ObjectKey, nullable=True)
+    granted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_by: Mapped[str | None] = mapped_column(String(128), nullable=True)  # TENANT/USER
+
+
+class Notice(Base):
+    """A notice to a tenant's admins (the feed; the webhook delivers it too). ``visible_at`` None: withheld (a
+    non-disclosure order without an end date); in the future: withheld until then."""
+
+    __tablename__ = "notices"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    kind: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(32))  # the lockbox request or case it is about
+    body: Mapped[str] = mapped_column(Text)  # JSON object
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    visible_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Webhook(Base):
+    """A tenant's webhook: where notices are POSTed. The signing secret is sealed in the vault under ``secret_id``
+    (a credential record that is never an access key: it has no ``access_keys`` row)."""
+
+    __tablename__ = "webhooks"
+    tenant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    secret_id: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(64))
+
+
+class WebhookDelivery(Base):
+    """One notice to send to one tenant's webhook; due at ``next_attempt_at`` (None: not yet, the notice is
+    withheld). A gateway takes a delivery by setting ``lease_until``, so each attempt is made by one gateway."""
+
+    __tablename__ = "webhook_deliveries"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id"))
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(16))  # pending | delivered | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class DisclosureCase(Base):
+    """A third party's request for a tenant's data, as an operator recorded it, and what came of it."""
+
+    __tablename__ = "disclosure_cases"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    authority: Mapped[str] = mapped_column(String(256))
+    jurisdiction: Mapped[str] = mapped_column(String(64))
+    legal_basis: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(Text)
+    received_on: Mapped[dt.date] = mapped_column(Date)
+    gag: Mapped[bool] = mapped_column(Boolean, default=False)
+    gag_until: Mapped[dt.date | None] = mapped_column(Date, nullable=True)  # None with gag: no end date (yet)
+    status: Mapped[str] = mapped_column(String(16))  # open | closed
+    outcome: Mapped[str] = mapped_column(String(32))  # redirected | rejected | no_data | disclosed_with_consent
+    grant_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    notice_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(64))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    closed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+Index("ix_lockbox_requests_tenant_created", LockboxRequest.tenant_id, LockboxRequest.created_at)
+Index("ix_lockbox_grants_operator_expires", LockboxGrant.operator, LockboxGrant.expires_at)
+Index("ix_notices_tenant_visible", Notice.tenant_id, Notice.visible_at, Notice.id)
+Index("ix_webhook_deliveries_due", WebhookDelivery.status, WebhookDelivery.next_attempt_at)
+Index("ix_disclosure_cases_received", DisclosureCase.received_on)
