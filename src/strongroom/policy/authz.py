@@ -8,7 +8,15 @@ documented logic (IAM policy evaluation, and S3's user / bucket / object context
    that a tenant admin can always read, replace and delete its own bucket's policy (so a policy that locks the
    tenant out can be undone, as with an AWS account root).
 2. Operators (tenant ``system``) are refused every action on another tenant's buckets and objects, whatever any
-   policy or ACL says: they run the service and cannot read customer data (the lockbox will be the only exception).
+   policy or ACL says: they run the service and cannot read customer data. The one exception is a **lockbox grant**
+   the tenant approved (``Requester.lockbox``, loaded from the database by ``service.access``): the operator it was
+   made for may perform a read-only action (``LOCKBOX_READ_ACTIONS``: GetObject and HeadObject, GetObjectAcl,
+   ListBucket; never a write, delete, ACL or policy change) on a resource of the grant's tenant inside its scope,
+   until it expires (``expires_at`` compared with ``Requester.at``) or is revoked (then it is not loaded). Scope: the
+   grant's bucket, and for objects a key starting with its prefix (or exactly its key, for a one-key grant); for
+   ListBucket the request's ``s3:prefix`` condition key (empty when absent) must start with the grant's prefix, and
+   one-key grants allow no listing. ``Decision.lockbox_grant`` names the grant, for the audit log. An explicit Deny
+   (step 1) still wins over a grant.
 3. Within the resource's own tenant: admins may do anything; members need an ``Allow`` from their identity policies,
    from a bucket policy statement naming them (or everyone: naming only their tenant grants them nothing, as in
    AWS), or from an ACL grant to everyone (AllUsers, AuthenticatedUsers).
@@ -26,6 +34,7 @@ buckets. Unsigned requests are refused with AccessDenied, as S3 does (bucket nam
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -56,6 +65,25 @@ OPERATOR_ADMIN_ACTIONS = frozenset(
         "iam:GetGroup",
     }
 )
+
+
+#: What a lockbox grant may allow: reads of objects, their ACLs and listings (HeadObject is s3:GetObject).
+LOCKBOX_READ_ACTIONS = frozenset({"s3:GetObject", "s3:GetObjectAcl", "s3:ListBucket"})
+_S3_ARN = "arn:aws:s3:::"
+
+
+@dataclass(frozen=True)
+class GrantFacts:
+    """A tenant-approved lockbox grant: its operator (a user of tenant ``system``) may read in this scope until
+    ``expires_at``. ``key`` set: that one object only; else every key starting with ``prefix`` ("" = the bucket)."""
+
+    id: str
+    tenant: str
+    operator: str
+    bucket: str
+    prefix: str
+    key: str | None
+    expires_at: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -95,6 +123,7 @@ class Decision:
     visible: bool = True  # False: answer as if the resource did not exist
     needs_object: bool = False  # undecided until the object's ACL is known (load it and decide again)
     reason: str = ""
+    lockbox_grant: str | None = None  # the lockbox grant that allowed it (operators only)
 
 
 _TENANT_ADMIN = Decision(True, reason="tenant admin")
@@ -110,6 +139,9 @@ class Requester:
     keys: Mapping[str, str | Sequence[str]] | Callable[[], Mapping[str, str | Sequence[str]]] = field(
         default_factory=dict
     )
+    #: an operator's active lockbox grants, and the time to judge their expiry by
+    lockbox: tuple[GrantFacts, ...] = ()
+    at: dt.datetime | None = None
 
     def condition_keys(self) -> Mapping[str, str | Sequence[str]]:
         return self.keys() if callable(self.keys) else self.keys
@@ -153,6 +185,9 @@ def decide(req: Requester, action: str, resource: Resource) -> Decision:
     if p.is_operator and not same_tenant:
         if resource.level == "tenant" and action in OPERATOR_ADMIN_ACTIONS and (p.is_admin or identity == "Allow"):
             return Decision(True, reason="operator administration")
+        grant = lockbox_grant(req, action, resource)
+        if grant is not None:
+            return Decision(True, reason="lockbox grant", lockbox_grant=grant.id)
         return Decision(False, visible=True, reason="operators cannot act on tenant data")
 
     if resource.tenant is None:  # no such resource (a new bucket's name, a missing tenant)
@@ -214,6 +249,39 @@ def decide(req: Requester, action: str, resource: Resource) -> Decision:
     if p.anonymous or p.is_admin or identity == "Allow":
         return Decision(True, reason="granted by the bucket")
     return Decision(False, visible=True, reason="the principal's own policies do not allow it")
+
+
+def lockbox_grant(req: Requester, action: str, resource: Resource) -> GrantFacts | None:
+    """The first of the operator's lockbox grants that covers this read (see rule 2), or None."""
+    p = req.principal
+    if not p.is_operator or not req.lockbox or action not in LOCKBOX_READ_ACTIONS or req.at is None:
+        return None
+    bucket = resource.bucket
+    if bucket is None or resource.tenant is None or resource.level not in ("bucket", "object"):
+        return None
+    key: str | None = None
+    if resource.level == "object":
+        rest = resource.arn[len(_S3_ARN) :] if resource.arn.startswith(_S3_ARN) else ""
+        name, sep, key = rest.partition("/")
+        if name != bucket.name or not sep:
+            return None
+    listed = ""
+    if resource.level == "bucket":
+        if action != "s3:ListBucket":
+            return None
+        got = req.condition_keys().get("s3:prefix", "")
+        if not isinstance(got, str):
+            return None
+        listed = got
+    for g in req.lockbox:
+        if g.operator != p.user or g.tenant != resource.tenant or g.bucket != bucket.name or g.expires_at <= req.at:
+            continue
+        if key is not None:
+            if (g.key is not None and key == g.key) or (g.key is None and key.startswith(g.prefix)):
+                return g
+        elif g.key is None and listed.startswith(g.prefix):
+            return g
+    return None
 
 
 def _names_member(policy: iam.Policy, ctx: iam.RequestContext, p: Principal) -> bool:

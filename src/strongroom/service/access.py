@@ -11,6 +11,9 @@ The decision itself is pure (``policy.authz.decide``); this module gathers its f
   :meth:`AccessService.confirm` decides again on the fresh row whenever it differs from what authorization saw (or
   the bucket was deleted and its name taken by another tenant in between). So a changed policy is never acted on
   stale; the cache only saves the lookup when nothing changed.
+* **Lockbox grants** of an operator (``lockbox_grants``, the active ones) are cached for ``FACTS_SECONDS`` too: an
+  approval or a revocation takes effect on every gateway within a second (at once in the one that made it), and
+  expiry is exact (``decide`` compares each grant's ``expires_at`` with the time of the request).
 """
 
 from __future__ import annotations
@@ -24,11 +27,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from strongroom.core import errors
+from strongroom.core.clock import utcnow
 from strongroom.core.types import SYSTEM_TENANT, Operation, Principal
+from strongroom.metadata.governance import GovernanceStore
 from strongroom.metadata.models import AccessKey, Bucket
 from strongroom.policy import acl as acls
 from strongroom.policy import iam
-from strongroom.policy.authz import BucketFacts, Decision, ObjectFacts, Requester, Resource, decide
+from strongroom.policy.authz import BucketFacts, Decision, GrantFacts, ObjectFacts, Requester, Resource, decide
 from strongroom.service.runtime import Runtime
 
 PRINCIPAL_SECONDS = 1.0
@@ -83,6 +88,8 @@ class AccessService:
         self._keys: dict[str, _Key] = {}
         self._buckets: dict[str, tuple[float, BucketFacts]] = {}
         self._tenants: dict[str, tuple[float, TenantFacts]] = {}
+        self._lockbox: dict[str, tuple[float, tuple[GrantFacts, ...]]] = {}
+        self.governance = GovernanceStore(rt.repo)
 
     # --- principals -----------------------------------------------------------------------------------------
     def cached_secret(self, access_key: str) -> str | None:
@@ -257,18 +264,44 @@ class AccessService:
             self._keys.clear()
             self._buckets.clear()
             self._tenants.clear()
+            self._lockbox.clear()
 
     # --- decisions ------------------------------------------------------------------------------------------
     def requester(self, op: Operation) -> Requester:
-        """Blocking on a cache miss (the principal's tenant canonical id)."""
+        """Blocking on a cache miss (the principal's tenant canonical id, an operator's lockbox grants)."""
         p = op.principal
         canonical = None if p.anonymous else self.tenant_facts(p.tenant_id).canonical_id
+        if p.is_operator:
+            return Requester(p, canonical, lambda: op.context, self.lockbox_grants(p.user), utcnow())
         return Requester(p, canonical, lambda: op.context)
 
     def _cached_requester(self, op: Operation) -> Requester:
         p = op.principal
         canonical = None if p.anonymous else self._cached_tenant(p.tenant_id).canonical_id
+        if p.is_operator:
+            hit = self._lockbox.get(p.user)
+            if hit is None or time.monotonic() - hit[0] >= FACTS_SECONDS:
+                raise NotCached
+            return Requester(p, canonical, lambda: op.context, hit[1], utcnow())
         return Requester(p, canonical, lambda: op.context)
+
+    def lockbox_grants(self, operator: str) -> tuple[GrantFacts, ...]:
+        """Blocking (cached for FACTS_SECONDS): the operator's lockbox grants not revoked nor expired."""
+        now = time.monotonic()
+        hit = self._lockbox.get(operator)
+        if hit is not None and now - hit[0] < FACTS_SECONDS:
+            return hit[1]
+        grants = tuple(
+            GrantFacts(g.id, g.tenant_id, g.operator, g.bucket, g.prefix, g.object_key, g.expires_at)
+            for g in self.governance.active_grants(operator, utcnow())
+        )
+        with self._lock:
+            self._lockbox[operator] = (now, grants)
+        return grants
+
+    def forget_lockbox(self, operator: str) -> None:
+        with self._lock:
+            self._lockbox.pop(operator, None)
 
     def authorize_cached(
         self, op: Operation, level: str, bucket: str | None = None, key: str | None = None, *, action: str = ""
@@ -360,6 +393,8 @@ class AccessService:
                 raise errors.NoSuchBucket("The specified bucket does not exist", BucketName=bucket)
             raise errors.AccessDenied()
         op.outcome = "allowed"
+        if decision.lockbox_grant is not None:
+            op.lockbox_grant = decision.lockbox_grant
         if facts is not None:
             op.grants[facts.name] = (facts.id, facts.access_version)
         op.recheck = self.recheck
