@@ -1069,6 +1069,9 @@ def main() -> None:
     tenant_app.command("export")(lifecycle.tenant_export)
     tenant_app.command("verify-certificate")(lifecycle.tenant_verify_certificate)
     tenant_app.command("certificate-key")(lifecycle.tenant_certificate_key)
+    from strongroom.cli_governance import register
+
+    register(app)
     app()
 
 

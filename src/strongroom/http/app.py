@@ -15,6 +15,7 @@ from strongroom.http.accesslog import AccessLog
 from strongroom.http.admin.app import PREFIX as ADMIN_PREFIX
 from strongroom.http.admin.app import create_admin_app
 from strongroom.http.s3.app import S3App
+from strongroom.service.notices import WebhookDeliverer
 from strongroom.service.objects import GARBAGE_GRACE_SECONDS, collect_garbage
 from strongroom.service.runtime import Runtime
 from strongroom.service.tenants import TenantService
@@ -64,6 +65,7 @@ class StrongroomApp:
                     tg.start_soon(self._sweeper)
                     tg.start_soon(self.s3.sync_limits)
                     tg.start_soon(self.rt.audit.run)
+                    tg.start_soon(WebhookDeliverer(self.rt).run)
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
                     tg.cancel_scope.cancel()

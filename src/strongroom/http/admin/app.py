@@ -958,4 +958,7 @@ def create_admin_app(access: AccessService, tenants: TenantService, s3: Any) -> 
     from strongroom.http.admin.shred import build_shred_router  # as the audit router: it builds on these names
 
     app.include_router(build_shred_router(admin))
+    from strongroom.http.admin.governance import build_governance_router
+
+    app.include_router(build_governance_router(admin))
     return _BodyLimit(app)

@@ -1,0 +1,201 @@
+"""`strongroom lockbox ...`, `strongroom webhook ...`: the customer lockbox and tenant notices, over the admin API."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any
+
+import typer
+
+from strongroom.cli import AccessOpt, CaOpt, DataDirOpt, EndpointOpt, JsonOpt, SecretOpt, _admin, _call, _table
+
+lockbox_app = typer.Typer(
+    help="The customer lockbox: operators request read access to a tenant's data; its admins approve or deny.",
+    no_args_is_help=True,
+)
+webhook_app = typer.Typer(help="Your tenant's webhook for notices (lockbox and third-party requests).")
+
+_DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?")
+_COLUMNS = ["id", "tenant", "operator", "bucket", "prefix", "key", "status", "ticket"]
+
+
+def parse_duration(text: str) -> int:
+    """``90m``, ``2h``, ``1h30m``, ``3600`` (seconds) -> seconds."""
+    m = _DURATION.fullmatch(text.strip())
+    if not text.strip() or m is None or not any(m.groups()):
+        raise typer.BadParameter("a duration like 2h, 90m, 1h30m or 3600 (seconds)")
+    h, mins, s = (int(g) if g else 0 for g in m.groups())
+    return h * 3600 + mins * 60 + s
+
+
+def _out(obj: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(obj, indent=2, sort_keys=True, default=str))
+        return
+    grant = obj.get("grant") or {}
+    typer.echo(f"{obj['id']}  {obj['status']}")
+    scope = obj["key"] if obj.get("key") else f"{obj['prefix']}*"
+    typer.echo(f"  {obj['operator']} -> {obj['tenant']}: s3://{obj['bucket']}/{scope} for {obj['duration_seconds']} s")
+    typer.echo(f"  reason: {obj['reason']} (ticket {obj['ticket']})")
+    if grant:
+        typer.echo(f"  grant {grant['id']} until {grant['expires_at']}" + (" (revoked)" if grant["revoked_at"] else ""))
+
+
+@lockbox_app.command("request")
+def lockbox_request(
+    tenant: Annotated[str, typer.Option(help="the tenant whose data you need")],
+    bucket: Annotated[str, typer.Option(help="its bucket")],
+    reason: Annotated[str, typer.Option(help="why (the tenant's admins read this)")],
+    ticket: Annotated[str, typer.Option(help="your ticket id")],
+    duration: Annotated[str, typer.Option(help="how long, once approved: at most 8h")] = "1h",
+    prefix: Annotated[str, typer.Option(help="key prefix (default: the whole bucket)")] = "",
+    key: Annotated[str | None, typer.Option(help="one key only (instead of a prefix)")] = None,
+    case: Annotated[str | None, typer.Option(help="the third-party case this serves")] = None,
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """File a lockbox request (operators). The tenant's admins are notified; it expires unanswered after 12 h."""
+    body: dict[str, Any] = {
+        "tenant": tenant,
+        "bucket": bucket,
+        "prefix": prefix,
+        "reason": reason,
+        "ticket": ticket,
+        "duration_seconds": parse_duration(duration),
+    }
+    if key is not None:
+        body["key"] = key
+    if case is not None:
+        body["case_id"] = case
+    out = _call(_admin(data_dir, endpoint, access_key, secret_key, ca_bundle), "POST", "/lockbox/requests", body)
+    _out(out, as_json)
+
+
+@lockbox_app.command("list")
+def lockbox_list(
+    tenant: Annotated[str | None, typer.Option(help="operators: only this tenant's requests")] = None,
+    status: Annotated[str | None, typer.Option(help="only requests with this status")] = None,
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Lockbox requests: all of them (operators) or your tenant's."""
+    path = "/lockbox/requests" + (f"?tenant={tenant}" if tenant else "")
+    rows = _call(_admin(data_dir, endpoint, access_key, secret_key, ca_bundle), "GET", path)
+    if status:
+        rows = [r for r in rows if r["status"] == status]
+    _table(rows, _COLUMNS, as_json, "lockbox requests")
+
+
+@lockbox_app.command("show")
+def lockbox_show(
+    request_id: str,
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One lockbox request."""
+    client = _admin(data_dir, endpoint, access_key, secret_key, ca_bundle)
+    _out(_call(client, "GET", f"/lockbox/requests/{request_id}"), as_json)
+
+
+def _answer(request_id: str, verb: str, note: str | None, opts: tuple[Any, ...], as_json: bool) -> None:
+    body = {"note": note} if note else None
+    _out(_call(_admin(*opts), "POST", f"/lockbox/requests/{request_id}/{verb}", body), as_json)
+
+
+@lockbox_app.command("approve")
+def lockbox_approve(
+    request_id: str,
+    note: Annotated[str | None, typer.Option(help="a note for the record")] = None,
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Approve a request (your tenant's admins): the operator may read in its scope for its duration."""
+    _answer(request_id, "approve", note, (data_dir, endpoint, access_key, secret_key, ca_bundle), as_json)
+
+
+@lockbox_app.command("deny")
+def lockbox_deny(
+    request_id: str,
+    note: Annotated[str | None, typer.Option(help="a note for the record")] = None,
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Deny a request (your tenant's admins)."""
+    _answer(request_id, "deny", note, (data_dir, endpoint, access_key, secret_key, ca_bundle), as_json)
+
+
+@lockbox_app.command("revoke")
+def lockbox_revoke(
+    request_id: str,
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """End an approved request's grant now (your tenant's admins, or the operator holding it)."""
+    _answer(request_id, "revoke", None, (data_dir, endpoint, access_key, secret_key, ca_bundle), as_json)
+
+
+# --- webhook ------------------------------------------------------------------------------------------------------
+
+
+@webhook_app.command("set")
+def webhook_set(
+    tenant: str,
+    url: str,
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Set the tenant's webhook (https, or http://localhost) and print its signing secret (shown once)."""
+    client = _admin(data_dir, endpoint, access_key, secret_key, ca_bundle)
+    out = _call(client, "PUT", f"/tenants/{tenant}/webhook", {"url": url})
+    if as_json:
+        typer.echo(json.dumps(out, indent=2, sort_keys=True))
+        return
+    typer.echo(f"webhook of {tenant}: {out['url']}\nsigning secret (shown once): {out['secret']}")
+
+
+@webhook_app.command("delete")
+def webhook_delete(
+    tenant: str,
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
+) -> None:
+    """Remove the tenant's webhook (its secret leaves the vault)."""
+    _call(_admin(data_dir, endpoint, access_key, secret_key, ca_bundle), "DELETE", f"/tenants/{tenant}/webhook")
+    typer.echo(f"removed the webhook of {tenant}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(lockbox_app, name="lockbox")
+    app.add_typer(webhook_app, name="webhook")
