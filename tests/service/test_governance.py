@@ -1,0 +1,339 @@
+"""The lockbox and notice services over a real database (SQLite and PostgreSQL) with an injected clock: expiry at
+the exact boundaries, answers that race, two gateways (two repositories on one database) sharing one delivery
+queue without double sends, the backoff and the giving up, and the rules of who may answer.
+
+The vault is a stand-in holding webhook secrets; the webhook receiver is an httpx mock transport."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+
+from strongroom.core import errors
+from strongroom.core.clock import FakeClock
+from strongroom.core.types import Principal
+from strongroom.keys.vaultclient import Credential
+from strongroom.metadata.governance import GovernanceStore
+from strongroom.metadata.models import Bucket, Tenant
+from strongroom.metadata.repository import Repository
+from strongroom.service.lockbox import MAX_DURATION, REQUEST_TTL, LockboxService
+from strongroom.service.notices import RETRY_DELAYS, NoticeService, WebhookDeliverer, check_webhook_url, sign
+
+PG_URL = os.environ.get("STRONGROOM_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+OPS = Principal("AKOPS", "system", "ops", is_admin=True)
+ADMIN = Principal("AKADMIN", "acme", "admin", is_admin=True)
+MEMBER = Principal("AKMEMBER", "acme", "member")
+STRANGER = Principal("AKG", "globex", "admin", is_admin=True)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture()
+def db_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('gov') / 'meta.db'}"
+        return
+    admin = create_engine("postgresql+psycopg://" + PG_URL[len("postgresql://") :], isolation_level="AUTOCOMMIT")
+    schema = f"sr_gov_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:
+        pytest.fail(f"PostgreSQL is required and is unreachable at {PG_URL}: {exc}")
+    parts = urlsplit(PG_URL)
+    query = [*parse_qsl(parts.query), ("options", f"-csearch_path={schema}")]
+    try:
+        yield urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@dataclass
+class FakeVault:
+    creds: dict[str, Credential] = field(default_factory=dict)
+
+    def put_credential(self, key: str, secret: str, tenant: str, user: str) -> None:
+        self.creds[key] = Credential(secret, tenant, user)
+
+    def credential(self, key: str) -> Credential | None:
+        return self.creds.get(key)
+
+    def delete_credential(self, key: str) -> None:
+        self.creds.pop(key, None)
+
+
+@dataclass
+class FakeAccess:
+    forgotten: list[str] = field(default_factory=list)
+
+    def forget_lockbox(self, operator: str) -> None:
+        self.forgotten.append(operator)
+
+
+@dataclass
+class Gateway:
+    repo: Repository
+    store: GovernanceStore
+    lockbox: LockboxService
+    notices: NoticeService
+    access: FakeAccess
+
+
+@pytest.fixture()
+def world(db_url: str) -> Iterator[tuple[FakeClock, FakeVault, list[Gateway]]]:
+    """Two gateways (repositories with their own pools) over one migrated database, one clock, one vault."""
+    clock, vault = FakeClock(), FakeVault()
+    first = Repository.open(db_url)
+    repos = [first, Repository.open(db_url, run_migrations=False)]
+    now = clock()
+    for tenant in ("acme", "globex"):
+        first.create_tenant(Tenant(id=tenant, name=tenant, created_at=now, canonical_id=tenant * 8))
+    for name, tenant in (("data", "acme"), ("gdata", "globex")):
+        first.create_bucket(
+            Bucket(id=f"id-{name}", name=name, tenant_id=tenant, region="local", created_at=now, bucket_key_id="k")
+        )
+    gateways = []
+    for repo in repos:
+        rt: Any = SimpleNamespace(repo=repo, vault=vault)
+        store = GovernanceStore(repo)
+        access = FakeAccess()
+        gateways.append(
+            Gateway(
+                repo,
+                store,
+                LockboxService(rt, access, store, clock),  # type: ignore[arg-type]
+                NoticeService(rt, store, clock),
+                access,
+            )
+        )
+    try:
+        yield clock, vault, gateways
+    finally:
+        for repo in repos:
+            repo.close()
+
+
+def file(g: Gateway, **over: Any) -> str:
+    kw: dict[str, Any] = dict(prefix="logs/", reason="why", ticket="T-1", duration_seconds=3600)
+    kw.update(over)
+    return g.lockbox.request(OPS, "acme", "data", **kw).request.id
+
+
+def test_request_expires_exactly_12_hours_after_filing(world: Any) -> None:
+    clock, _vault, (g, _) = world
+    rid = file(g)
+    clock.advance(seconds=REQUEST_TTL.total_seconds() - 1)
+    assert g.lockbox.get(ADMIN, rid).status == "pending"
+    clock.advance(seconds=1)
+    assert g.lockbox.get(ADMIN, rid).status == "expired"
+    with pytest.raises(errors.Conflict):
+        g.lockbox.approve(ADMIN, rid)
+    with pytest.raises(errors.Conflict):
+        g.lockbox.deny(ADMIN, rid)
+
+
+def test_grant_lasts_its_duration_and_no_longer(world: Any) -> None:
+    clock, _vault, (g, _) = world
+    rid = file(g, duration_seconds=int(MAX_DURATION.total_seconds()))
+    clock.advance(hours=11)  # approved late: the grant still runs from the approval
+    view = g.lockbox.approve(ADMIN, rid)
+    assert view.status == "approved" and view.grant is not None
+    assert view.grant.expires_at == clock() + MAX_DURATION
+    assert g.access.forgotten == ["ops"]  # this gateway's grant cache learns at once
+    assert [x.id for x in g.store.active_grants("ops", clock())] == [view.grant.id]
+    assert g.store.active_grants("someone-else", clock()) == []
+    clock.advance(seconds=MAX_DURATION.total_seconds() - 1)
+    assert len(g.store.active_grants("ops", clock())) == 1
+    clock.advance(seconds=1)
+    assert g.store.active_grants("ops", clock()) == []
+    assert g.lockbox.get(OPS, rid).status == "ended"
+    with pytest.raises(errors.Conflict):
+        g.lockbox.revoke(ADMIN, rid)  # nothing left to revoke
+
+
+@pytest.mark.parametrize("seconds", [0, 59, int(MAX_DURATION.total_seconds()) + 1, 10**9])
+def test_duration_bounds(world: Any, seconds: int) -> None:
+    _clock, _vault, (g, _) = world
+    with pytest.raises(errors.InvalidRequest):
+        file(g, duration_seconds=seconds)
+
+
+def test_scope_must_be_the_tenants(world: Any) -> None:
+    _clock, _vault, (g, _) = world
+    with pytest.raises(errors.InvalidRequest):
+        g.lockbox.request(OPS, "acme", "gdata", reason="r", ticket="t", duration_seconds=600)
+    with pytest.raises(errors.InvalidRequest):
+        g.lockbox.request(OPS, "acme", "missing", reason="r", ticket="t", duration_seconds=600)
+    with pytest.raises(errors.NoSuchEntity):
+        g.lockbox.request(OPS, "nobody", "data", reason="r", ticket="t", duration_seconds=600)
+    with pytest.raises(errors.AccessDenied):
+        g.lockbox.request(ADMIN, "acme", "data", reason="r", ticket="t", duration_seconds=600)
+
+
+def test_who_answers(world: Any) -> None:
+    _clock, _vault, (g, _) = world
+    rid = file(g)
+    with pytest.raises(errors.NoSuchEntity):
+        g.lockbox.approve(STRANGER, rid)  # another tenant: it does not exist for them
+    with pytest.raises(errors.AccessDenied):
+        g.lockbox.approve(MEMBER, rid)
+    with pytest.raises(errors.AccessDenied):
+        g.lockbox.approve(OPS, rid)  # the operator who filed it
+    with pytest.raises(errors.AccessDenied):
+        g.lockbox.deny(Principal("AKX", "system", "other-op", is_admin=True), rid)
+    assert g.lockbox.deny(ADMIN, rid).status == "denied"
+
+
+def test_racing_answers_on_two_gateways_one_wins(world: Any) -> None:
+    _clock, _vault, (g1, g2) = world
+    rid = file(g1)
+    g1.lockbox.approve(ADMIN, rid)
+    with pytest.raises(errors.Conflict):
+        g2.lockbox.deny(ADMIN, rid)
+    with pytest.raises(errors.Conflict):
+        g2.lockbox.approve(ADMIN, rid)
+    assert g2.lockbox.get(ADMIN, rid).status == "approved"
+    assert len(g2.store.active_grants("ops", g2.lockbox.clock())) == 1  # one grant, not two
+
+
+def test_revocation_by_admin_or_holder(world: Any) -> None:
+    _clock, _vault, (g, _) = world
+    rid = file(g)
+    g.lockbox.approve(ADMIN, rid)
+    with pytest.raises(errors.AccessDenied):
+        g.lockbox.revoke(MEMBER, rid)
+    with pytest.raises(errors.AccessDenied):
+        g.lockbox.revoke(Principal("AKX", "system", "other-op", is_admin=True), rid)
+    assert g.lockbox.revoke(OPS, rid).status == "revoked"
+    assert g.store.active_grants("ops", g.lockbox.clock()) == []
+
+
+def test_notices_follow_the_lifecycle(world: Any) -> None:
+    _clock, _vault, (g, _) = world
+    rid = file(g)
+    g.lockbox.approve(ADMIN, rid, "ok")
+    g.lockbox.revoke(ADMIN, rid)
+    notes, cursor = g.notices.feed("acme", None, 100)
+    assert [n.kind for n in notes] == ["lockbox.requested", "lockbox.approved", "lockbox.revoked"]
+    assert notes[1].body["grant"] and notes[0].body["reason"] == "why"
+    assert g.notices.feed("globex", None, 100)[0] == []
+    more, again = g.notices.feed("acme", cursor, 100)
+    assert more == [] and again == cursor
+    file(g)
+    newer, _ = g.notices.feed("acme", cursor, 100)
+    assert [n.kind for n in newer] == ["lockbox.requested"]
+    with pytest.raises(errors.InvalidRequest):
+        g.notices.feed("acme", "garbage", 10)
+
+
+# --- webhooks ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Receiver:
+    statuses: list[int] = field(default_factory=list)
+    got: list[httpx.Request] = field(default_factory=list)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.got.append(request)
+        return httpx.Response(self.statuses.pop(0) if self.statuses else 200)
+
+
+def deliverer(g: Gateway, clock: FakeClock, receiver: Receiver) -> WebhookDeliverer:
+    rt: Any = g.lockbox.rt
+    return WebhookDeliverer(rt, g.store, clock, httpx.Client(transport=httpx.MockTransport(receiver)))
+
+
+def test_deliveries_back_off_then_give_up(world: Any) -> None:
+    clock, _vault, (g, _) = world
+    secret = g.notices.set_webhook("acme", "https://hooks.example.com/x", "admin").secret
+    receiver = Receiver(statuses=[500] * 100)
+    d = deliverer(g, clock, receiver)
+    file(g)
+    assert d.deliver_due() == 0 and len(receiver.got) == 1
+    for delay in RETRY_DELAYS:
+        clock.advance(seconds=delay - 1)
+        d.deliver_due()
+        n = len(receiver.got)
+        clock.advance(seconds=1)
+        d.deliver_due()
+        assert len(receiver.got) == n + 1  # exactly at its time, not before
+    clock.advance(days=30)
+    d.deliver_due()
+    assert len(receiver.got) == len(RETRY_DELAYS) + 1  # given up
+    (row,) = g.store.deliveries("acme")
+    assert row.status == "failed" and row.attempts == len(RETRY_DELAYS) + 1 and row.last_error == "HTTP 500"
+    first = receiver.got[0]
+    body = first.content
+    assert first.headers["x-strongroom-signature"] == sign(secret, first.headers["x-strongroom-timestamp"], body)
+    assert json.loads(body)["notice"]["kind"] == "lockbox.requested"
+
+
+def test_two_gateways_never_send_one_delivery_twice(world: Any) -> None:
+    clock, _vault, (g1, g2) = world
+    g1.notices.set_webhook("acme", "https://hooks.example.com/x", "admin")
+    receiver = Receiver()
+    d1, d2 = deliverer(g1, clock, receiver), deliverer(g2, clock, receiver)
+    for _ in range(5):
+        file(g1)
+    taken = g1.store.take_due(clock(), clock() + dt.timedelta(seconds=60))
+    assert len(taken) == 5
+    assert g2.store.take_due(clock(), clock() + dt.timedelta(seconds=60)) == []  # leased by the first
+    for due in taken:
+        g1.store.finish_delivery(due.delivery.id, clock(), True, None, None)
+    file(g1)
+    assert d1.deliver_due() + d2.deliver_due() == 1
+    assert len(receiver.got) == 1
+
+
+def test_a_removed_webhook_stops_deliveries(world: Any) -> None:
+    clock, vault, (g, _) = world
+    g.notices.set_webhook("acme", "https://hooks.example.com/x", "admin")
+    assert len(vault.creds) == 1
+    file(g)
+    g.notices.delete_webhook("acme")
+    assert vault.creds == {}  # the secret left the vault
+    receiver = Receiver()
+    assert deliverer(g, clock, receiver).deliver_due() == 0 and receiver.got == []
+    assert g.store.deliveries("acme")[0].status == "failed"
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("https://hooks.example.com/a?b=c", True),
+        ("http://localhost:8080/hook", True),
+        ("http://127.0.0.1/hook", True),
+        ("http://[::1]:9000/hook", True),
+        ("http://example.com/hook", False),
+        ("http://127.0.0.2/hook", False),
+        ("http://localhost.example.com/hook", False),
+        ("https://u:p@example.com/", False),
+        ("https://example.com/#frag", False),
+        ("gopher://localhost/", False),
+        ("https://example.com:99999/", False),
+        ("", False),
+    ],
+)
+def test_webhook_url_rules(url: str, ok: bool) -> None:
+    if ok:
+        assert check_webhook_url(url) == url
+    else:
+        with pytest.raises(errors.InvalidRequest):
+            check_webhook_url(url)
