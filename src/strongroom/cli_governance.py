@@ -1,4 +1,5 @@
-"""`strongroom lockbox ...`, `strongroom webhook ...`: the customer lockbox and tenant notices, over the admin API."""
+"""`strongroom lockbox|webhook|disclosure ...`, `strongroom transparency-report`: the customer lockbox, tenant
+notices, third-party requests and the transparency report, over the admin API (the report: its public page)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,10 @@ lockbox_app = typer.Typer(
     no_args_is_help=True,
 )
 webhook_app = typer.Typer(help="Your tenant's webhook for notices (lockbox and third-party requests).")
+disclosure_app = typer.Typer(
+    help="Third-party requests for tenant data (operators): recorded, redirected to the customer, reported.",
+    no_args_is_help=True,
+)
 
 _DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?")
 _COLUMNS = ["id", "tenant", "operator", "bucket", "prefix", "key", "status", "ticket"]
@@ -196,6 +201,154 @@ def webhook_delete(
     typer.echo(f"removed the webhook of {tenant}")
 
 
+# --- third-party requests ---------------------------------------------------------------------------------------
+
+_CASE_COLUMNS = [
+    "id",
+    "tenant",
+    "authority",
+    "jurisdiction",
+    "received_on",
+    "gag_in_force",
+    "notified",
+    "status",
+    "outcome",
+]
+
+
+def _case(obj: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(obj, indent=2, sort_keys=True, default=str))
+        return
+    typer.echo(f"{obj['id']}  {obj['status']}  outcome: {obj['outcome']}")
+    typer.echo(f"  {obj['authority']} ({obj['jurisdiction']}), received {obj['received_on']}, about {obj['tenant']}")
+    typer.echo(f"  legal basis: {obj['legal_basis']}\n  scope: {obj['scope']}")
+    if obj["gag"]:
+        typer.echo(
+            f"  non-disclosure order until {obj['gag_until'] or '(no end date)'}"
+            + (" (in force)" if obj["gag_in_force"] else " (ended)")
+        )
+    typer.echo(
+        "  tenant notified" if obj["notified"] else f"  tenant not notified yet ({obj['notice_at'] or 'withheld'})"
+    )
+    if obj.get("grant_id"):
+        typer.echo(f"  disclosed with consent under lockbox grant {obj['grant_id']}")
+
+
+@disclosure_app.command("record")
+def disclosure_record(
+    tenant: Annotated[str, typer.Option(help="the tenant whose data is asked for")],
+    authority: Annotated[str, typer.Option(help="who asks (court, agency, ...)")],
+    jurisdiction: Annotated[str, typer.Option(help="e.g. US, DE")],
+    legal_basis: Annotated[str, typer.Option("--legal-basis", help="the law or order invoked")],
+    scope: Annotated[str, typer.Option(help="what data is asked for")],
+    received: Annotated[str, typer.Option(help="date received, YYYY-MM-DD")],
+    gag: Annotated[bool, typer.Option("--gag", help="a non-disclosure order forbids telling the customer")] = False,
+    gag_until: Annotated[str | None, typer.Option("--gag-until", help="the order's end, YYYY-MM-DD")] = None,
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record a third-party request. The tenant is notified now, or when the non-disclosure order ends."""
+    body = {
+        "tenant": tenant,
+        "authority": authority,
+        "jurisdiction": jurisdiction,
+        "legal_basis": legal_basis,
+        "scope": scope,
+        "received_on": received,
+        "gag": gag or gag_until is not None,
+        "gag_until": gag_until,
+    }
+    _case(_call(_admin(data_dir, endpoint, access_key, secret_key, ca_bundle), "POST", "/disclosures", body), as_json)
+
+
+@disclosure_app.command("list")
+def disclosure_list(
+    tenant: Annotated[str | None, typer.Option(help="only this tenant's cases")] = None,
+    status: Annotated[str | None, typer.Option(help="open or closed")] = None,
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Third-party cases, newest first."""
+    query = "&".join(f"{k}={v}" for k, v in (("tenant", tenant), ("status", status)) if v)
+    rows = _call(
+        _admin(data_dir, endpoint, access_key, secret_key, ca_bundle),
+        "GET",
+        "/disclosures" + (f"?{query}" if query else ""),
+    )
+    _table(rows, _CASE_COLUMNS, as_json, "third-party requests")
+
+
+@disclosure_app.command("show")
+def disclosure_show(
+    case_id: str,
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One case."""
+    _case(
+        _call(_admin(data_dir, endpoint, access_key, secret_key, ca_bundle), "GET", f"/disclosures/{case_id}"), as_json
+    )
+
+
+@disclosure_app.command("close")
+def disclosure_close(
+    case_id: str,
+    outcome: Annotated[
+        str, typer.Option(help="redirected, rejected, no_data or disclosed_with_consent")
+    ] = "redirected",
+    grant: Annotated[str | None, typer.Option(help="the approved lockbox grant (disclosed_with_consent)")] = None,
+    note: Annotated[str | None, typer.Option(help="a note for the record")] = None,
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Close a case with its outcome (default: redirected to the customer)."""
+    body: dict[str, Any] = {"outcome": outcome.replace("-", "_")}
+    if grant:
+        body["grant_id"] = grant
+    if note:
+        body["note"] = note
+    client = _admin(data_dir, endpoint, access_key, secret_key, ca_bundle)
+    _case(_call(client, "POST", f"/disclosures/{case_id}/close", body), as_json)
+
+
+@disclosure_app.command("gag")
+def disclosure_gag(
+    case_id: str,
+    until: Annotated[str | None, typer.Option(help="the order now ends on this date, YYYY-MM-DD")] = None,
+    lift: Annotated[bool, typer.Option("--lift", help="the order was lifted: tell the customer now")] = False,
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    access_key: AccessOpt = None,
+    secret_key: SecretOpt = None,
+    ca_bundle: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record a change of a case's non-disclosure order (its notice follows)."""
+    if lift == (until is not None):
+        raise typer.BadParameter("give --until DATE or --lift")
+    body = {"gag": False, "gag_until": None} if lift else {"gag": True, "gag_until": until}
+    client = _admin(data_dir, endpoint, access_key, secret_key, ca_bundle)
+    _case(_call(client, "PATCH", f"/disclosures/{case_id}", body), as_json)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(lockbox_app, name="lockbox")
     app.add_typer(webhook_app, name="webhook")
+    app.add_typer(disclosure_app, name="disclosure")

@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import tests.conftest as ct
 from botocore.exceptions import ClientError
-from sqlalchemy import create_engine, select, update
+from tests.e2e import timeshift
 
 from strongroom.http.admin.client import AdminClient, AdminError
-from strongroom.metadata.models import LockboxGrant, LockboxRequest, UTCDateTime
+from strongroom.metadata.models import LockboxGrant, LockboxRequest
 
 if TYPE_CHECKING:
     from tests.conftest import Server
@@ -138,17 +138,7 @@ def file_request(w: World, **over: Any) -> dict[str, Any]:
 
 
 def age(w: World, model: Any, row_id: str, hours: float) -> None:
-    """Move every timestamp of one row ``hours`` into the past (as if that much time had gone by)."""
-    engine = create_engine(f"sqlite:///{w.srv.data_dir / 'strongroom.db'}", connect_args={"timeout": 30})
-    try:
-        cols = [c for c in model.__table__.c if isinstance(c.type, UTCDateTime)]
-        with engine.begin() as conn:
-            row = conn.execute(select(*cols).where(model.__table__.c.id == row_id)).one()
-            shift = dt.timedelta(hours=hours)
-            values = {c.name: (v - shift if v is not None else None) for c, v in zip(cols, row, strict=True)}
-            conn.execute(update(model.__table__).where(model.__table__.c.id == row_id).values(**values))
-    finally:
-        engine.dispose()
+    assert timeshift.age(w.srv.data_dir, model, hours, id=row_id) == 1
 
 
 def reads(w: World, s3: Any | None = None) -> dict[str, str | None]:

@@ -6,19 +6,16 @@ fails."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import json
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pytest
 import tests.conftest as ct
+from tests.e2e.webhook_receiver import Receiver, receiving, verify
 
 from strongroom.http.admin.client import AdminClient, AdminError
 
@@ -28,44 +25,10 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.e2e
 
 
-@dataclass
-class Receiver:
-    """A local webhook receiver: records every POST; answers with the queued statuses, then 200."""
-
-    port: int = 0
-    got: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-    statuses: list[int] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
-
-
 @pytest.fixture()
 def receiver() -> Iterator[Receiver]:
-    rec = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
-            body = self.rfile.read(int(self.headers.get("content-length", "0")))
-            with rec.lock:
-                rec.got.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                status = rec.statuses.pop(0) if rec.statuses else 200
-            self.send_response(status)
-            self.send_header("content-length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    rec.port = httpd.server_address[1]
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield rec
-    httpd.shutdown()
-    httpd.server_close()
+    with receiving() as rec:
+        yield rec
 
 
 @dataclass
@@ -110,18 +73,6 @@ def admin_error(call: Callable[[], Any]) -> AdminError:
     except AdminError as exc:
         return exc
     pytest.fail("the admin call succeeded")
-
-
-def verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
-    """What a receiver does: recompute the MAC over ``timestamp.body`` and compare in constant time."""
-    sent = headers["x-strongroom-signature"]
-    expected = (
-        "sha256="
-        + hmac.new(
-            secret.encode(), headers["x-strongroom-timestamp"].encode() + b"." + body, hashlib.sha256
-        ).hexdigest()
-    )
-    return hmac.compare_digest(sent, expected)
 
 
 def test_notices_arrive_signed_at_the_webhook(srv: Server, receiver: Receiver) -> None:

@@ -27,6 +27,7 @@ from strongroom.keys.vaultclient import Credential
 from strongroom.metadata.governance import GovernanceStore
 from strongroom.metadata.models import Bucket, Tenant
 from strongroom.metadata.repository import Repository
+from strongroom.service.disclosures import DisclosureService
 from strongroom.service.lockbox import MAX_DURATION, REQUEST_TTL, LockboxService
 from strongroom.service.notices import RETRY_DELAYS, NoticeService, WebhookDeliverer, check_webhook_url, sign
 
@@ -93,6 +94,7 @@ class Gateway:
     lockbox: LockboxService
     notices: NoticeService
     access: FakeAccess
+    cases: DisclosureService
 
 
 @pytest.fixture()
@@ -120,6 +122,7 @@ def world(db_url: str) -> Iterator[tuple[FakeClock, FakeVault, list[Gateway]]]:
                 LockboxService(rt, access, store, clock),  # type: ignore[arg-type]
                 NoticeService(rt, store, clock),
                 access,
+                DisclosureService(rt, store, clock),
             )
         )
     try:
@@ -337,3 +340,75 @@ def test_webhook_url_rules(url: str, ok: bool) -> None:
     else:
         with pytest.raises(errors.InvalidRequest):
             check_webhook_url(url)
+
+
+# --- third-party cases ------------------------------------------------------------------------------------------
+
+
+def case(g: Gateway, clock: FakeClock, **over: Any) -> str:
+    kw: dict[str, Any] = dict(
+        authority="court", jurisdiction="US", legal_basis="order", scope="all", received_on=clock().date()
+    )
+    kw.update(over)
+    return g.cases.record(OPS, "acme", **kw).case.id
+
+
+def kinds(g: Gateway) -> list[tuple[str, str]]:
+    return [(n.kind, n.subject) for n in g.notices.feed("acme", None, 1000)[0]]
+
+
+def test_a_gag_withholds_the_notice_until_its_end_date(world: Any) -> None:
+    clock, _vault, (g, _) = world
+    until = clock().date() + dt.timedelta(days=3)
+    cid = case(g, clock, gag=True, gag_until=until)
+    view = g.cases.get(cid)
+    assert view.gag_in_force and not view.notified
+    end = dt.datetime.combine(until, dt.time(), dt.UTC)
+    clock.now = end - dt.timedelta(seconds=1)
+    assert ("disclosure.received", cid) not in kinds(g) and g.cases.get(cid).gag_in_force
+    clock.now = end
+    assert ("disclosure.received", cid) in kinds(g)
+    assert not g.cases.get(cid).gag_in_force and g.cases.get(cid).notified
+
+
+def test_a_lifted_gag_releases_the_notice_and_its_delivery(world: Any) -> None:
+    clock, _vault, (g, _) = world
+    g.notices.set_webhook("acme", "https://hooks.example.com/x", "admin")
+    receiver = Receiver()
+    d = deliverer(g, clock, receiver)
+    cid = case(g, clock, gag=True)  # no end date: withheld
+    clock.advance(days=400)
+    assert d.deliver_due() == 0 and ("disclosure.received", cid) not in kinds(g)
+    g.cases.set_gag(cid, False, None)
+    assert ("disclosure.received", cid) in kinds(g)
+    assert d.deliver_due() == 1 and json.loads(receiver.got[0].content)["notice"]["subject"] == cid
+
+
+def test_lockbox_notices_do_not_name_a_gagged_case(world: Any) -> None:
+    clock, _vault, (g, _) = world
+    gagged = case(g, clock, gag=True)
+    open_case = case(g, clock)
+    file(g, case_id=gagged)
+    file(g, case_id=open_case)
+    bodies = [n.body for n in g.notices.feed("acme", None, 100)[0] if n.kind == "lockbox.requested"]
+    assert [b.get("case") for b in bodies] == [None, open_case]
+    with pytest.raises(errors.InvalidRequest):
+        g.lockbox.request(OPS, "globex", "gdata", reason="r", ticket="t", duration_seconds=600, case_id=open_case)
+
+
+def test_closing_rules(world: Any) -> None:
+    clock, _vault, (g, _) = world
+    cid = case(g, clock)
+    with pytest.raises(errors.InvalidRequest):
+        g.cases.close(OPS, cid, "disclosed_with_consent")
+    rid = file(g)
+    grant = g.lockbox.approve(ADMIN, rid).grant
+    assert grant is not None
+    with pytest.raises(errors.InvalidRequest):
+        g.cases.close(OPS, cid, "no_data", grant.id)
+    with pytest.raises(errors.InvalidRequest):
+        g.cases.close(OPS, cid, "leaked")
+    view = g.cases.close(OPS, cid, "disclosed_with_consent", grant.id)
+    assert (view.case.status, view.case.outcome, view.case.grant_id) == ("closed", "disclosed_with_consent", grant.id)
+    with pytest.raises(errors.Conflict):
+        g.cases.close(OPS, cid, "rejected")

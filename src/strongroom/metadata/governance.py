@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from strongroom.core import errors
@@ -342,11 +342,6 @@ class GovernanceStore:
                     select(DisclosureCase).where(DisclosureCase.received_on >= start, DisclosureCase.received_on < end)
                 )
             )
-
-    def count_open_cases(self, tenant: str) -> int:
-        with self.repo.reading() as s:
-            q = select(func.count()).where(DisclosureCase.tenant_id == tenant, DisclosureCase.status == "open")
-            return int(s.scalar(q) or 0)
 
 
 __all__: Sequence[str] = ["Due", "GovernanceStore", "NewNotice", "new_id"]

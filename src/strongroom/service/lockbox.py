@@ -29,6 +29,7 @@ from strongroom.metadata.governance import GovernanceStore, NewNotice, new_id
 from strongroom.metadata.models import LockboxGrant, LockboxRequest
 from strongroom.policy.names import MAX_KEY_BYTES
 from strongroom.service.access import AccessService
+from strongroom.service.disclosures import gag_in_force
 from strongroom.service.runtime import Runtime
 
 MAX_DURATION = dt.timedelta(hours=8)
@@ -143,7 +144,9 @@ class LockboxService:
             "request_expires_at": row.expires_at.isoformat(),
         }
         if row.case_id:
-            body["case"] = row.case_id
+            case = self.store.get_case(row.case_id)
+            if case is not None and not gag_in_force(case, now):
+                body["case"] = row.case_id  # while a non-disclosure order is in force, not even its id
         if grant is not None:
             body["grant"] = grant.id
             body["grant_expires_at"] = grant.expires_at.isoformat()

@@ -1,9 +1,10 @@
-"""Admin API: the customer lockbox, notices and webhooks (and third-party cases, see below).
+"""Admin API: the customer lockbox, notices and webhooks, third-party (disclosure) cases.
 
 Every endpoint is named and authorized like the others (``Admin.authorize`` -> ``policy.authz.decide``), then the
 service applies the rules of its use case (``service/lockbox.py``). Operator-side records (filing a request, all
 requests) belong to the tenant ``system``; a tenant's side (its requests, answers, its notices and webhook) to the
-tenant. A request of another tenant answers 404, exactly as a missing one.
+tenant. A request of another tenant answers 404, exactly as a missing one. Disclosure cases are operators'
+records only: a tenant learns of a case from its notice (when no non-disclosure order forbids it).
 """
 
 from __future__ import annotations
@@ -18,11 +19,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from strongroom.core.types import SYSTEM_TENANT, Principal
 from strongroom.http.admin.app import BUCKET, ERROR_RESPONSES, PREFIX, TENANT, Admin, Caller, TenantPath
 from strongroom.metadata.governance import GovernanceStore
+from strongroom.service.disclosures import OUTCOMES, CaseView, DisclosureService
 from strongroom.service.lockbox import LockboxService, LockboxView
 from strongroom.service.notices import NoticeService
 
 REQUEST_ID = r"^lbr-[0-9a-f]{16}$"
+CASE_ID = r"^dsc-[0-9a-f]{16}$"
 RequestPath = Annotated[str, Path(pattern=REQUEST_ID, max_length=32)]
+CasePath = Annotated[str, Path(pattern=CASE_ID, max_length=32)]
 
 
 # --- wire models ------------------------------------------------------------------------------------------------
@@ -122,6 +126,82 @@ class NoticeFeed(BaseModel):
     next: str | None  # pass as ``after`` for what comes next
 
 
+class CaseIn(BaseModel):
+    """A third-party request as received."""
+
+    model_config = ConfigDict(extra="forbid")
+    tenant: str = Field(pattern=TENANT, max_length=63)
+    authority: str = Field(max_length=256, description="who asks, e.g. a court or an agency")
+    jurisdiction: str = Field(max_length=64, description="e.g. US, DE, FR")
+    legal_basis: str = Field(max_length=4000)
+    scope: str = Field(max_length=4000, description="what data is asked for")
+    received_on: dt.date
+    gag: bool = Field(default=False, description="a non-disclosure order forbids telling the customer")
+    gag_until: dt.date | None = Field(default=None, description="the order's end (None: no end date given)")
+
+
+class GagIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    gag: bool
+    gag_until: dt.date | None = None
+
+
+class CloseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    outcome: str = Field(pattern="^(" + "|".join(OUTCOMES) + ")$")
+    grant_id: str | None = Field(default=None, max_length=32, description="for disclosed_with_consent")
+    note: str | None = Field(default=None, max_length=4000)
+
+
+class CaseOut(BaseModel):
+    id: str
+    tenant: str
+    authority: str
+    jurisdiction: str
+    legal_basis: str
+    scope: str
+    received_on: dt.date
+    gag: bool
+    gag_until: dt.date | None
+    gag_in_force: bool
+    notified: bool  # the tenant's notice is visible
+    notice_at: dt.datetime | None  # when it was or will be (None: withheld, the order has no end date)
+    status: str  # open | closed
+    outcome: str  # redirected | rejected | no_data | disclosed_with_consent
+    grant_id: str | None
+    note: str | None
+    created_at: dt.datetime
+    created_by: str
+    closed_at: dt.datetime | None
+    closed_by: str | None
+
+
+def _case_out(v: CaseView) -> CaseOut:
+    c = v.case
+    return CaseOut(
+        id=c.id,
+        tenant=c.tenant_id,
+        authority=c.authority,
+        jurisdiction=c.jurisdiction,
+        legal_basis=c.legal_basis,
+        scope=c.scope,
+        received_on=c.received_on,
+        gag=bool(c.gag),
+        gag_until=c.gag_until,
+        gag_in_force=v.gag_in_force,
+        notified=v.notified,
+        notice_at=v.notice_at,
+        status=c.status,
+        outcome=c.outcome,
+        grant_id=c.grant_id,
+        note=c.note,
+        created_at=c.created_at,
+        created_by=c.created_by,
+        closed_at=c.closed_at,
+        closed_by=c.closed_by,
+    )
+
+
 def _lockbox_out(v: LockboxView) -> LockboxRequestOut:
     r, g = v.request, v.grant
     return LockboxRequestOut(
@@ -158,6 +238,7 @@ def build_governance_router(admin: Admin) -> APIRouter:  # noqa: C901 - one rout
     store = GovernanceStore(admin.rt.repo)
     lockbox = LockboxService(admin.rt, admin.access, store)
     notices = NoticeService(admin.rt, store)
+    cases = DisclosureService(admin.rt, store)
 
     # --- lockbox ----------------------------------------------------------------------------------------------
     @r.post(
@@ -352,5 +433,65 @@ def build_governance_router(admin: Admin) -> APIRouter:  # noqa: C901 - one rout
             ],
             next=cursor,
         )
+
+    # --- third-party requests (operators) ---------------------------------------------------------------------
+    def _case_arn(case_id: str) -> str:
+        return f"arn:strongroom:disclosure:::case/{case_id}"
+
+    @r.post("/disclosures", response_model=CaseOut, status_code=201, operation_id="createCase", tags=["disclosures"])
+    async def create_case(request: Request, body: CaseIn, p: Caller) -> CaseOut:
+        """Record a third-party request (operators). Its tenant is notified now, or when the gag ends."""
+        await admin.authorize(
+            request, p, "CreateDisclosureCase", "strongroom:CreateDisclosureCase", _case_arn("*"), SYSTEM_TENANT
+        )
+        view = await admin.run(
+            lambda: cases.record(
+                p,
+                body.tenant,
+                authority=body.authority,
+                jurisdiction=body.jurisdiction,
+                legal_basis=body.legal_basis,
+                scope=body.scope,
+                received_on=body.received_on,
+                gag=body.gag,
+                gag_until=body.gag_until,
+            )
+        )
+        return _case_out(view)
+
+    @r.get("/disclosures", response_model=list[CaseOut], operation_id="listCases", tags=["disclosures"])
+    async def list_cases(
+        request: Request,
+        p: Caller,
+        tenant: Annotated[str | None, Query(pattern=TENANT, max_length=63)] = None,
+        status: Annotated[str | None, Query(pattern="^(open|closed)$")] = None,
+    ) -> list[CaseOut]:
+        await admin.authorize(
+            request, p, "ListDisclosureCases", "strongroom:ListDisclosureCases", _case_arn("*"), SYSTEM_TENANT
+        )
+        return [_case_out(v) for v in await admin.run(cases.list, tenant, status)]
+
+    @r.get("/disclosures/{case_id}", response_model=CaseOut, operation_id="getCase", tags=["disclosures"])
+    async def get_case(request: Request, case_id: CasePath, p: Caller) -> CaseOut:
+        await admin.authorize(
+            request, p, "GetDisclosureCase", "strongroom:GetDisclosureCase", _case_arn(case_id), SYSTEM_TENANT
+        )
+        return _case_out(await admin.run(cases.get, case_id))
+
+    @r.patch("/disclosures/{case_id}", response_model=CaseOut, operation_id="updateCaseGag", tags=["disclosures"])
+    async def update_gag(request: Request, case_id: CasePath, body: GagIn, p: Caller) -> CaseOut:
+        """Record a change of the non-disclosure order (lifted, ended early, an end date set)."""
+        await admin.authorize(
+            request, p, "UpdateDisclosureCase", "strongroom:UpdateDisclosureCase", _case_arn(case_id), SYSTEM_TENANT
+        )
+        return _case_out(await admin.run(cases.set_gag, case_id, body.gag, body.gag_until))
+
+    @r.post("/disclosures/{case_id}/close", response_model=CaseOut, operation_id="closeCase", tags=["disclosures"])
+    async def close_case(request: Request, case_id: CasePath, body: CloseIn, p: Caller) -> CaseOut:
+        """Close with an outcome; disclosed_with_consent only with an approved lockbox grant of the tenant."""
+        await admin.authorize(
+            request, p, "CloseDisclosureCase", "strongroom:CloseDisclosureCase", _case_arn(case_id), SYSTEM_TENANT
+        )
+        return _case_out(await admin.run(cases.close, p, case_id, body.outcome, body.grant_id, body.note))
 
     return r
