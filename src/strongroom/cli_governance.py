@@ -348,7 +348,73 @@ def disclosure_gag(
     _case(_call(client, "PATCH", f"/disclosures/{case_id}", body), as_json)
 
 
+# --- the transparency report --------------------------------------------------------------------------------------
+
+
+def transparency_report(
+    period: Annotated[str | None, typer.Option(help="2026H2, 2026Q3 or 2026 (default: the current half year)")] = None,
+    html: Annotated[bool, typer.Option("--html", help="print the page's HTML")] = False,
+    data_dir: DataDirOpt = None,
+    endpoint: EndpointOpt = None,
+    ca_bundle: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The transparency report of a period (from the public page /_strongroom/transparency: no credentials)."""
+    import ssl
+    from pathlib import Path
+
+    import httpx
+
+    from strongroom.config import load_settings
+    from strongroom.tls import client_context
+
+    settings = load_settings(None, data_dir=data_dir)
+    run = settings.data_dir / "run" / "s3.json"
+    info: dict[str, str] = json.loads(run.read_text()) if run.exists() else {}
+    url = (endpoint or info.get("url") or f"https://localhost:{settings.port}").rstrip("/")
+    ca_file = ca_bundle or info.get("ca") or str(settings.tls_dir / "ca.pem")
+    verify: ssl.SSLContext | bool = True
+    if url.startswith("https") and ca_file and Path(ca_file).exists():
+        verify = client_context(ca_file)
+    params = {"format": "html" if html else "json"}
+    if period:
+        params["period"] = period
+    try:
+        r = httpx.get(url + "/_strongroom/transparency", params=params, verify=verify, timeout=60)
+    except httpx.HTTPError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if r.status_code != 200:
+        import html as html_lib
+        import re as re_lib
+
+        text = html_lib.unescape(re_lib.sub(r"<[^>]+>", " ", r.text)).split()
+        typer.echo(f"Error: {r.status_code}: {' '.join(text[1:]) or r.reason_phrase}", err=True)
+        raise typer.Exit(2)
+    if html:
+        typer.echo(r.text, nl=False)
+        return
+    doc = r.json()
+    if as_json:
+        typer.echo(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False))
+        return
+    cases = doc["cases"]
+    typer.echo(f"Transparency report {doc['period']} ({doc['from']} to {doc['to']})")
+    typer.echo(f"requests for customer data: {cases['total']}, customers affected: {cases['tenants_affected']}")
+    for outcome, n in cases["by_outcome"].items():
+        typer.echo(f"  {outcome}: {n}")
+    for name, counts in cases["by_jurisdiction"].items():
+        typer.echo(f"  {name}: {counts['total']}")
+    typer.echo(f"under a non-disclosure order: {doc['under_non_disclosure_order']['band']}")
+    lb = doc["lockbox"]
+    typer.echo(
+        f"lockbox: {lb['requested']} requested, {lb['approved']} approved, {lb['denied']} denied, "
+        f"{lb['expired']} expired, {lb['pending']} pending"
+    )
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(lockbox_app, name="lockbox")
     app.add_typer(webhook_app, name="webhook")
     app.add_typer(disclosure_app, name="disclosure")
+    app.command("transparency-report")(transparency_report)

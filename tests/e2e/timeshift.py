@@ -13,13 +13,13 @@ from sqlalchemy import create_engine, select, update
 from strongroom.metadata.models import UTCDateTime
 
 
-def age(data_dir: Path, model: Any, hours: float, **where: Any) -> int:
-    """Shift every timestamp column of the ``model`` rows matching ``where`` (column=value) back by ``hours``;
-    how many rows."""
+def age(data_dir: Path, model: Any, hours: float, only: tuple[str, ...] = (), **where: Any) -> int:
+    """Shift every timestamp column (or those named in ``only``) of the ``model`` rows matching ``where``
+    (column=value) back by ``hours``; how many rows."""
     table = model.__table__
     engine = create_engine(f"sqlite:///{data_dir / 'strongroom.db'}", connect_args={"timeout": 30})
     try:
-        cols = [c for c in table.c if isinstance(c.type, UTCDateTime)]
+        cols = [c for c in table.c if isinstance(c.type, UTCDateTime) and (not only or c.name in only)]
         keys = [table.c[name] == value for name, value in where.items()]
         shift = dt.timedelta(hours=hours)
         with engine.begin() as conn:

@@ -30,6 +30,7 @@ from strongroom.metadata.repository import Repository
 from strongroom.service.disclosures import DisclosureService
 from strongroom.service.lockbox import MAX_DURATION, REQUEST_TTL, LockboxService
 from strongroom.service.notices import RETRY_DELAYS, NoticeService, WebhookDeliverer, check_webhook_url, sign
+from strongroom.service.transparency import band, build, current_period, parse_period
 
 PG_URL = os.environ.get("STRONGROOM_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 OPS = Principal("AKOPS", "system", "ops", is_admin=True)
@@ -412,3 +413,69 @@ def test_closing_rules(world: Any) -> None:
     assert (view.case.status, view.case.outcome, view.case.grant_id) == ("closed", "disclosed_with_consent", grant.id)
     with pytest.raises(errors.Conflict):
         g.cases.close(OPS, cid, "rejected")
+
+
+# --- the transparency report ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "label", "start", "end"),
+    [
+        ("2026H2", "2026H2", dt.date(2026, 7, 1), dt.date(2027, 1, 1)),
+        ("2026h1", "2026H1", dt.date(2026, 1, 1), dt.date(2026, 7, 1)),
+        ("2026Q3", "2026Q3", dt.date(2026, 7, 1), dt.date(2026, 10, 1)),
+        ("2026Q4", "2026Q4", dt.date(2026, 10, 1), dt.date(2027, 1, 1)),
+        ("2026", "2026", dt.date(2026, 1, 1), dt.date(2027, 1, 1)),
+    ],
+)
+def test_periods(text: str, label: str, start: dt.date, end: dt.date) -> None:
+    p = parse_period(text)
+    assert (p.label, p.start, p.end, p.last_day) == (label, start, end, end - dt.timedelta(days=1))
+
+
+@pytest.mark.parametrize("text", ["2026H3", "2026Q5", "2026H", "26H1", "2026-H1", "", "0001H1", "2026H1 extra"])
+def test_bad_periods(text: str) -> None:
+    with pytest.raises(errors.InvalidRequest):
+        parse_period(text)
+
+
+def test_current_period() -> None:
+    assert current_period(dt.date(2026, 6, 30)).label == "2026H1"
+    assert current_period(dt.date(2026, 7, 1)).label == "2026H2"
+
+
+@pytest.mark.parametrize(
+    ("n", "text"),
+    [
+        (0, "0-249"),
+        (1, "0-249"),
+        (249, "0-249"),
+        (250, "250-499"),
+        (499, "250-499"),
+        (500, "500-749"),
+        (1000, "1000-1249"),
+    ],
+)
+def test_bands(n: int, text: str) -> None:
+    assert band(n) == text.replace("-", "\u2013")
+
+
+def test_report_counts_and_bands_gagged_cases(world: Any) -> None:
+    clock, _vault, (g, _) = world
+    clock.now = dt.datetime(2026, 9, 1, 12, tzinfo=dt.UTC)
+    period = parse_period("2026H2")
+    until = dt.date(2026, 10, 1)
+    for i in range(260):
+        case(g, clock, gag=True, gag_until=until, jurisdiction="US" if i % 2 else "DE")
+    case(g, clock, jurisdiction="FR")
+    closed = case(g, clock, jurisdiction="FR")
+    g.cases.close(OPS, closed, "no_data")
+    case(g, clock, jurisdiction="FR", received_on=dt.date(2026, 6, 30))  # the period before
+    report = build(g.store, period, clock())
+    assert report.cases == 2 and report.gagged_band == "250\u2013499"
+    assert report.outcomes == {"redirected": 0, "rejected": 0, "no_data": 1, "disclosed_with_consent": 0, "pending": 1}
+    assert list(report.jurisdictions) == ["FR"] and report.tenants_affected == 1
+    clock.now = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)  # the orders end: every case counts
+    report = build(g.store, period, clock())
+    assert report.cases == 262 and report.gagged_band == "0\u2013249"
+    assert report.jurisdictions["US"]["total"] == 130 and report.jurisdictions["DE"]["pending"] == 130

@@ -18,6 +18,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from strongroom.core import errors
 from strongroom.core.types import ANONYMOUS, Operation
+from strongroom.http import transparency
 from strongroom.http.s3 import headers as hdr
 from strongroom.http.s3 import xml
 from strongroom.http.s3.errors import S3Error, s3_error
@@ -420,6 +421,8 @@ class S3App:
         scope = req.request.scope
         if scope["path"] == "/_strongroom/health":
             return await self.health()
+        if scope["path"] == transparency.PATH:  # public, unsigned: the transparency report's page
+            return await transparency.page(self.rt, req.method, req.query)
         if scope["path"].startswith("/_strongroom/"):
             raise s3_error("AccessDenied")
         req.audit = True
