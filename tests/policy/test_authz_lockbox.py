@@ -26,9 +26,9 @@ OPS = Principal("AKOPS", "system", "ops", is_admin=True)
 OTHER_OPS = Principal("AKOPS2", "system", "oncall", is_admin=True)
 ACME_ADMIN = Principal("AKADMIN", "acme", "admin", is_admin=True)
 
-PREFIX_GRANT = GrantFacts("lbg-1", "acme", "ops", "data", "logs/", None, LATER)
-KEY_GRANT = GrantFacts("lbg-2", "acme", "ops", "data", "", "exact.txt", LATER)
-BUCKET_GRANT = GrantFacts("lbg-3", "acme", "ops", "whole", "", None, LATER)
+PREFIX_GRANT = GrantFacts("lbg-1", "acme", "ops", "data", "id-data", "logs/", None, LATER)
+KEY_GRANT = GrantFacts("lbg-2", "acme", "ops", "data", "id-data", "", "exact.txt", LATER)
+BUCKET_GRANT = GrantFacts("lbg-3", "acme", "ops", "whole", "id-whole", "", None, LATER)
 
 
 def facts(name: str = "data", tenant: str = "acme", policy: iam.Policy | None = None) -> BucketFacts:
@@ -57,6 +57,14 @@ ROWS = [
     ("get-prefix-lookalike", req(), "s3:GetObject", obj("logsx/a.txt"), False, None),
     ("get-other-bucket", req(), "s3:GetObject", obj("logs/a.txt", bucket="else"), False, None),
     ("get-other-tenant-same-name", req(), "s3:GetObject", obj("logs/a.txt", tenant="globex"), False, None),
+    (
+        "get-recreated-bucket-same-name",
+        req(),
+        "s3:GetObject",
+        Resource("arn:aws:s3:::data/logs/a.txt", "acme", "object", BucketFacts("data", "id-later", "acme", 1)),
+        False,
+        None,
+    ),
     ("put-in-prefix", req(), "s3:PutObject", obj("logs/a.txt"), False, None),
     ("delete-in-prefix", req(), "s3:DeleteObject", obj("logs/a.txt"), False, None),
     ("put-acl-in-prefix", req(), "s3:PutObjectAcl", obj("logs/a.txt"), False, None),

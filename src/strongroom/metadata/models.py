@@ -318,6 +318,7 @@ class LockboxRequest(Base):
     tenant_id: Mapped[str] = mapped_column(String(36))
     operator: Mapped[str] = mapped_column(String(64))  # a user of the tenant ``system``
     bucket: Mapped[str] = mapped_column(String(63))
+    bucket_id: Mapped[str] = mapped_column(String(36))  # that bucket, not a later one of the same name
     prefix: Mapped[str] = mapped_column(ObjectKey, default="")
     object_key: Mapped[str | None] = mapped_column(ObjectKey, nullable=True)  # one key only (else: the prefix)
     reason: Mapped[str] = mapped_column(Text)
@@ -342,6 +343,7 @@ class LockboxGrant(Base):
     tenant_id: Mapped[str] = mapped_column(String(36))
     operator: Mapped[str] = mapped_column(String(64))
     bucket: Mapped[str] = mapped_column(String(63))
+    bucket_id: Mapped[str] = mapped_column(String(36))
     prefix: Mapped[str] = mapped_column(ObjectKey, default="")
     object_key: Mapped[str | None] = mapped_column(ObjectKey, nullable=True)
     granted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

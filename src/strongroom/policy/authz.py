@@ -13,10 +13,10 @@ documented logic (IAM policy evaluation, and S3's user / bucket / object context
    made for may perform a read-only action (``LOCKBOX_READ_ACTIONS``: GetObject and HeadObject, GetObjectAcl,
    ListBucket; never a write, delete, ACL or policy change) on a resource of the grant's tenant inside its scope,
    until it expires (``expires_at`` compared with ``Requester.at``) or is revoked (then it is not loaded). Scope: the
-   grant's bucket, and for objects a key starting with its prefix (or exactly its key, for a one-key grant); for
-   ListBucket the request's ``s3:prefix`` condition key (empty when absent) must start with the grant's prefix, and
-   one-key grants allow no listing. ``Decision.lockbox_grant`` names the grant, for the audit log. An explicit Deny
-   (step 1) still wins over a grant.
+   grant's bucket (by name and id: not a later bucket of the same name), and for objects a key starting with its
+   prefix (or exactly its key, for a one-key grant); for ListBucket the request's ``s3:prefix`` condition key (empty
+   when absent) must start with the grant's prefix, and one-key grants allow no listing. ``Decision.lockbox_grant``
+   names the grant, for the audit log. An explicit Deny (step 1) still wins over a grant.
 3. Within the resource's own tenant: admins may do anything; members need an ``Allow`` from their identity policies,
    from a bucket policy statement naming them (or everyone: naming only their tenant grants them nothing, as in
    AWS), or from an ACL grant to everyone (AllUsers, AuthenticatedUsers).
@@ -81,6 +81,7 @@ class GrantFacts:
     tenant: str
     operator: str
     bucket: str
+    bucket_id: str  # the bucket it was approved for (a bucket made later under the same name is another)
     prefix: str
     key: str | None
     expires_at: dt.datetime
@@ -274,7 +275,9 @@ def lockbox_grant(req: Requester, action: str, resource: Resource) -> GrantFacts
             return None
         listed = got
     for g in req.lockbox:
-        if g.operator != p.user or g.tenant != resource.tenant or g.bucket != bucket.name or g.expires_at <= req.at:
+        if g.operator != p.user or g.tenant != resource.tenant or g.expires_at <= req.at:
+            continue
+        if g.bucket != bucket.name or g.bucket_id != bucket.id:
             continue
         if key is not None:
             if (g.key is not None and key == g.key) or (g.key is None and key.startswith(g.prefix)):

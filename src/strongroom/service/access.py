@@ -292,7 +292,7 @@ class AccessService:
         if hit is not None and now - hit[0] < FACTS_SECONDS:
             return hit[1]
         grants = tuple(
-            GrantFacts(g.id, g.tenant_id, g.operator, g.bucket, g.prefix, g.object_key, g.expires_at)
+            GrantFacts(g.id, g.tenant_id, g.operator, g.bucket, g.bucket_id, g.prefix, g.object_key, g.expires_at)
             for g in self.governance.active_grants(operator, utcnow())
         )
         with self._lock:
