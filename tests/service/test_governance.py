@@ -318,6 +318,28 @@ def test_a_removed_webhook_stops_deliveries(world: Any) -> None:
     assert g.store.deliveries("acme")[0].status == "failed"
 
 
+def test_a_shredded_tenant_leaves_no_notice_webhook_or_live_grant(world: Any) -> None:
+    clock, vault, (g, _) = world
+    secret_id = next(iter(vault.creds), None)
+    g.notices.set_webhook("acme", "https://hooks.example.com/x", "admin")
+    secret_id = next(k for k in vault.creds if k != secret_id)
+    rid = file(g)
+    g.lockbox.approve(ADMIN, rid, "ok")
+    file(g, prefix="other/")  # another request, unanswered
+    g.notices.set_webhook("globex", "https://hooks.example.com/g", "admin")
+    gid = g.lockbox.request(OPS, "globex", "gdata", prefix="", reason="r", ticket="T", duration_seconds=3600)
+    assert g.store.active_grants(OPS.user, clock()) != []
+    assert g.store.forget_tenant("acme", clock()) == secret_id
+    assert g.notices.feed("acme", None, 100)[0] == [] and g.store.get_webhook("acme") is None
+    assert g.store.deliveries("acme") == []
+    assert [gr.tenant_id for gr in g.store.active_grants(OPS.user, clock())] == []
+    # the requests stay (the transparency report counts them); another tenant keeps everything
+    assert len(g.store.list_requests("acme")) == 2
+    assert g.store.get_webhook("globex") is not None and g.notices.feed("globex", None, 100)[0] != []
+    assert gid.request.tenant_id == "globex"
+    assert g.store.forget_tenant("acme", clock()) is None  # idempotent
+
+
 @pytest.mark.parametrize(
     ("url", "ok"),
     [

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from strongroom.core import errors
@@ -135,6 +135,22 @@ class GovernanceStore:
                 .values(status="failed", last_error="the webhook was removed", next_attempt_at=None)
             )
             return old.secret_id
+
+    def forget_tenant(self, tenant: str, at: dt.datetime) -> str | None:
+        """A crypto-shredded tenant: its notices, webhook and deliveries deleted, its lockbox grants ended at ``at``
+        (requests, grants and cases stay: the transparency report counts them). The webhook's secret id, if any."""
+        with self.repo.session() as s:
+            hook = s.get(Webhook, tenant)
+            secret_id = hook.secret_id if hook is not None else None
+            s.execute(delete(WebhookDelivery).where(WebhookDelivery.tenant_id == tenant))
+            s.execute(delete(Notice).where(Notice.tenant_id == tenant))
+            s.execute(delete(Webhook).where(Webhook.tenant_id == tenant))
+            s.execute(
+                update(LockboxGrant)
+                .where(LockboxGrant.tenant_id == tenant, LockboxGrant.expires_at > at)
+                .values(expires_at=at)
+            )
+            return secret_id
 
     def deliveries(self, tenant: str, limit: int = 100) -> list[WebhookDelivery]:
         with self.repo.reading() as s:

@@ -22,11 +22,13 @@ is the metadata that, with the customer's key, would open them).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
 from strongroom.core import errors
 from strongroom.core.types import SYSTEM_TENANT, Principal
+from strongroom.metadata.governance import GovernanceStore
 from strongroom.metadata.models import Bucket
 from strongroom.policy import iam
 from strongroom.service.access import AccessService
@@ -156,6 +158,9 @@ class TenantShredder:
             self._drop_bucket(b)
         # 6. identities, the tenant
         key_ids = [k.access_key_id for k in self.rt.repo.list_access_keys(tenant)]
+        webhook_secret = GovernanceStore(self.rt.repo).forget_tenant(tenant, dt.datetime.now(dt.UTC))
+        if webhook_secret is not None:
+            self.rt.vault.delete_credential(webhook_secret)
         self.rt.repo.delete_tenant(tenant)
         for key_id in key_ids:
             self.rt.vault.delete_credential(key_id)
