@@ -70,7 +70,11 @@ def load_test_conftest() -> ModuleType:
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     sys.modules[name] = mod  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
+    try:
+        spec.loader.exec_module(mod)
+    except BaseException:
+        del sys.modules[name]  # or every later target would get the half-loaded module (and a confusing error)
+        raise
     return mod
 
 
