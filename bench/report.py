@@ -192,7 +192,7 @@ def audit_section(results: dict[str, Any]) -> list[str]:
         "drifts less than ops/s on a busy machine."
         + (
             f" Figures are the median of {len(rounds)} rounds (every other round ran the targets in reverse order); "
-            "the ratio of each round pairs the two servers' figures of that round."
+            "the ratio of each round pairs the two servers' figures of that round (‡: either was disturbed)."
             if rounds
             else ""
         ),
@@ -221,9 +221,10 @@ def audit_section(results: dict[str, Any]) -> list[str]:
         if rounds:
             per = []
             for rnd in rounds:
-                a = (rnd.get(AUDIT_ON, {}).get("figures", {}).get(fid) or {}).get("value")
-                b = (rnd.get(AUDIT_OFF, {}).get("figures", {}).get(fid) or {}).get("value")
-                per.append(ratio(a, b) or "—")
+                fa = rnd.get(AUDIT_ON, {}).get("figures", {}).get(fid) or {}
+                fb = rnd.get(AUDIT_OFF, {}).get("figures", {}).get(fid) or {}
+                mark = " ‡" if fa.get("disturbed") or fb.get("disturbed") else ""
+                per.append((ratio(fa.get("value"), fb.get("value")) or "—") + mark)
             cells.append(", ".join(per))
         disturbed = bool(on_f.get("disturbed") or off_f.get("disturbed"))
         if fid in AUDIT_ROWS:

@@ -707,6 +707,16 @@ def main() -> None:
     ap.add_argument("--skip-limits", action="store_true", help="do not measure the crypto and TLS limits")
     ap.add_argument("--profile", action="store_true", help="profile the server with py-spy instead (bench/profile.py)")
     ap.add_argument(
+        "--scenarios",
+        help="with --profile: a comma list of put-4k, get-4k, put-256m, get-256m, overwrite-4k (default: all)",
+    )
+    ap.add_argument(
+        "--profile-server",
+        choices=["strongroom-w1", "strongroom-w1-noaudit"],
+        default="strongroom-w1",
+        help="with --profile: the server profiled (strongroom-w1-noaudit: the audit log off)",
+    )
+    ap.add_argument(
         "--only",
         choices=["small"],
         help="small: only the 4 KiB PUT/GET phases at 1 and 16 connections (writes small-results.*)",
@@ -751,7 +761,10 @@ def run(args: argparse.Namespace, cfg: Config, ap: argparse.ArgumentParser) -> N
     if args.profile:
         from bench import profile
 
-        profile.main_profile(cfg.mode, args.out, args.workdir)
+        only = tuple(x.strip() for x in (args.scenarios or ",".join(profile.SCENARIOS)).split(",") if x.strip())
+        if set(only) - set(profile.SCENARIOS):
+            ap.error(f"unknown scenarios: {', '.join(sorted(set(only) - set(profile.SCENARIOS)))}")
+        profile.main_profile(cfg.mode, args.out, args.workdir, only, args.profile_server)
         return
     args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     unknown = set(args.targets) - set(STARTERS)
