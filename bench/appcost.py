@@ -17,6 +17,7 @@ Usage (from the repository root, after ``bash bench/run.sh --quick`` or ``pip in
     .venv/bin/python -m bench.appcost get                 # CPU µs per 4 KiB GET, 3,000 requests
     .venv/bin/python -m bench.appcost put --callgrind     # instructions per 4 KiB PUT, 300 requests
     PYTHONPATH=/path/to/other/checkout/src .venv/bin/python -m bench.appcost get --callgrind   # another commit
+    .venv/bin/python -m bench.appcost get --callgrind --audit-off   # the same with the audit log off
 """
 
 from __future__ import annotations
@@ -51,11 +52,11 @@ def gateway_environment(pid: int) -> dict[str, str]:
     return out
 
 
-async def measure(mode: str, n: int, workdir: Path) -> dict[str, float]:
+async def measure(mode: str, n: int, workdir: Path, audit: bool = True) -> dict[str, float]:
     from bench import peers
     from bench.loadgen import Conn, Presigner, expect, put_op, run_phase
 
-    srv = peers.start_strongroom(workdir, 1)
+    srv = peers.start_strongroom(workdir, 1, audit=audit)
     ep = srv.ep
     try:
         signer = Presigner(ep)
@@ -146,21 +147,22 @@ async def measure(mode: str, n: int, workdir: Path) -> dict[str, float]:
         srv.stop()
 
 
-def run_inline(mode: str, n: int) -> None:
+def run_inline(mode: str, n: int, audit: bool = True) -> None:
     import uvloop
 
     workdir = Path(tempfile.mkdtemp(prefix="appcost-"))
     try:
-        got = uvloop.run(measure(mode, n, workdir))
+        got = uvloop.run(measure(mode, n, workdir, audit))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print(
         f"{mode}: {got['user_us'] + got['sys_us']:.0f} µs CPU per 4 KiB request "
         f"(user {got['user_us']:.0f}, system {got['sys_us']:.0f}; {got['ops_per_s']:.0f} requests/s, one at a time)"
+        + ("" if audit else "; audit log OFF")
     )
 
 
-def run_callgrind(mode: str, n: int) -> None:
+def run_callgrind(mode: str, n: int, audit: bool = True) -> None:
     """Re-run this tool under callgrind with instrumentation on only between READY and DONE."""
     for tool in ("valgrind", "callgrind_control"):
         if shutil.which(tool) is None:
@@ -178,6 +180,7 @@ def run_callgrind(mode: str, n: int) -> None:
         mode,
         "-n",
         str(n),
+        *([] if audit else ["--audit-off"]),
     ]
     child = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert child.stdout is not None
@@ -198,7 +201,8 @@ def run_callgrind(mode: str, n: int) -> None:
         for dump in out_dir.glob(f"callgrind.out.{pid}*"):
             counts = re.findall(r"^(?:summary|totals): (\d+)", dump.read_text(errors="replace"), re.M)
             total += max((int(c) for c in counts), default=0)  # a dump's header summary may read 0
-        print(f"{mode}: {total / n:,.0f} instructions per 4 KiB request (callgrind, {n} requests)")
+        off = "" if audit else ", audit log OFF"
+        print(f"{mode}: {total / n:,.0f} instructions per 4 KiB request (callgrind, {n} requests{off})")
     finally:
         if child.poll() is None:
             child.kill()
@@ -210,11 +214,14 @@ def main() -> None:
     ap.add_argument("mode", choices=("get", "put"))
     ap.add_argument("-n", type=int, default=None, help="timed requests (default 3,000; 300 under --callgrind)")
     ap.add_argument("--callgrind", action="store_true", help="count instructions with valgrind (deterministic)")
+    ap.add_argument(
+        "--audit-off", action="store_true", help="the audit log off (STRONGROOM_AUDIT_LOG=false), to see its cost"
+    )
     args = ap.parse_args()
     if args.callgrind:
-        run_callgrind(args.mode, args.n or 300)
+        run_callgrind(args.mode, args.n or 300, not args.audit_off)
     else:
-        run_inline(args.mode, args.n or 3000)
+        run_inline(args.mode, args.n or 3000, not args.audit_off)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ KIB = 1024
 MIB = 1024 * 1024
 IO_CHUNK = 1 * MIB  # client write size and read size for large bodies
 SMALL_WRITE = 64 * KIB  # bodies up to this go out in the same write as the head
+KEEPALIVE_SAFE_S = 4.0  # a connection idle longer than this is reopened before its next request (uvicorn: 5 s)
 QUIRKS: set[str] = set()  # protocol deviations seen (tolerated when the bytes are right); the runner collects them
 
 
@@ -533,6 +534,7 @@ async def multipart_upload(
     meter = CpuMeter(server_pid)
     try:
         r = expect(await control.request("POST", create.target, create.headers, b""))
+        idle_since = time.perf_counter()
         m = _UPLOAD_ID.search(r.body)
         if not m:
             raise HttpStatusError(r.status, r.body)
@@ -559,6 +561,10 @@ async def multipart_upload(
             )
             body = f"<CompleteMultipartUpload>{xml_parts}</CompleteMultipartUpload>".encode()
             complete = signer.one("POST", path, {"uploadId": upload_id}, headers)
+            if time.perf_counter() - idle_since > KEEPALIVE_SAFE_S:
+                # the control connection sat idle while the parts went; servers close idle keep-alive connections
+                # (uvicorn after 5 s), and a request written into one that closes is "Connection lost"
+                control.close()
             r = expect(await control.request("POST", complete.target, complete.headers, body))
             if b"<Error>" in r.body:
                 raise HttpStatusError(r.status, r.body)

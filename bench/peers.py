@@ -70,7 +70,11 @@ def load_test_conftest() -> ModuleType:
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     sys.modules[name] = mod  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
+    try:
+        spec.loader.exec_module(mod)
+    except BaseException:
+        del sys.modules[name]  # or every later target would get the half-loaded module (and a confusing error)
+        raise
     return mod
 
 
@@ -165,10 +169,16 @@ def strongroom_version() -> str:
     return getattr(strongroom, "__version__", "?")
 
 
-def start_strongroom(workdir: Path, workers: int) -> Running:
-    """strongroom on its defaults (TLS, SQLite, local disk) with --workers N, plus the SSE-KMS key."""
+AUDIT_OFF_ENV = {"STRONGROOM_AUDIT_LOG": "false"}
+AUDIT_OFF_BANNER = "audit_log = false"  # what `strongroom serve` prints when the audit log is off
+
+
+def start_strongroom(workdir: Path, workers: int, audit: bool = True) -> Running:
+    """strongroom on its defaults (TLS, SQLite, local disk) with --workers N, plus the SSE-KMS key. ``audit=False``
+    turns the audit log off (``STRONGROOM_AUDIT_LOG=false``, for measuring what it costs): ``strongroom-wN-noaudit``."""
     ct = load_test_conftest()
-    base = workdir / f"strongroom-w{workers}"
+    name = f"strongroom-w{workers}" + ("" if audit else "-noaudit")
+    base = workdir / name
     data = base / "data"
     data.mkdir(parents=True, exist_ok=True)
     notes: list[str] = []
@@ -189,7 +199,15 @@ def start_strongroom(workdir: Path, workers: int) -> Running:
     # Before the first start (the key store of the early commits); since keys live in the vault the server starts,
     # only afterwards. conftest sets STRONGROOM_ROOT_TOKEN, which the CLI uses to reach the vault.
     before = key_create()
-    srv = ct.start_server(data, ["--workers", str(workers)])
+    srv = ct.start_server(data, ["--workers", str(workers)], **({} if audit else {"env": AUDIT_OFF_ENV}))
+    if not audit:
+        if AUDIT_OFF_BANNER in srv.log():
+            notes.append("audit log OFF (`STRONGROOM_AUDIT_LOG=false`; the server printed its warning)")
+        else:
+            notes.append(
+                "**`STRONGROOM_AUDIT_LOG=false` was set but the server did not print its audit-off warning: this code "
+                "may not know the setting, so this column may be measuring the audit log on (or a commit without it)**"
+            )
     if before is not None:
         after = key_create()
         if after is not None:
@@ -197,9 +215,12 @@ def start_strongroom(workdir: Path, workers: int) -> Running:
         else:
             notes.append(f"SSE-KMS key `{KMS_KEY}` created after the server started (keys live in its vault)")
     ep = Endpoint("https", "localhost", srv.port, srv.ca, ct.ROOT_ACCESS, ct.ROOT_SECRET, "local")
+    label = f"strongroom {strongroom_version()}, --workers {workers}, defaults (TLS, SQLite, local disk)"
+    if not audit:
+        label += " except the audit log, OFF (`STRONGROOM_AUDIT_LOG=false`, for measuring only)"
     return Running(
-        name=f"strongroom-w{workers}",
-        label=f"strongroom {strongroom_version()}, --workers {workers}, defaults (TLS, SQLite, local disk)",
+        name=name,
+        label=label,
         ep=ep,
         pid=srv.proc.pid,
         stop=lambda: srv.stop(),

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 MIB = 1024 * 1024
-COLUMNS = ["strongroom-w1", "strongroom-w2", "rclone-crypt", "rclone-plain", "moto"]
+COLUMNS = ["strongroom-w1", "strongroom-w1-noaudit", "strongroom-w2", "rclone-crypt", "rclone-plain", "moto"]
 SHORT = {
     "strongroom-w1": "strongroom w1",
+    "strongroom-w1-noaudit": "w1 audit off",
     "strongroom-w2": "strongroom w2",
     "rclone-crypt": "rclone crypt",
     "rclone-plain": "rclone plain",
@@ -152,6 +153,118 @@ def value(results: dict[str, Any], target: str, fid: str) -> float | None:
     return None if f.get("void") else f.get("value")
 
 
+def measured(results: dict[str, Any], fid: str) -> bool:
+    """Some target has this figure (a run with ``--only small`` has the 4 KiB ones only)."""
+    return any(fid in t.get("figures", {}) for t in results["targets"].values())
+
+
+AUDIT_ON, AUDIT_OFF = "strongroom-w1", "strongroom-w1-noaudit"
+AUDIT_BUDGET = 0.85  # with the audit log on, 4 KiB ops/s may fall by at most 15% against the log off
+AUDIT_ROWS = ["put_4k_c1", "put_4k_c16", "get_4k_c1", "get_4k_c16"]
+AUDIT_LARGE_ROWS = ["put_large_1", "get_large_1", "put_large_4", "get_large_4"]
+
+
+def cpu_per_op_us(f: dict[str, Any]) -> float | None:
+    """Server tree CPU per operation in µs (the server's CPU share over ops/s)."""
+    if f.get("void") or not f.get("value") or not f.get("server_cpu"):
+        return None
+    return f["server_cpu"] / f["value"] * 1e6
+
+
+def audit_section(results: dict[str, Any]) -> list[str]:
+    """strongroom w1 with the audit log on against the same with it off: the issue's cost budget."""
+    targets = results["targets"]
+    if AUDIT_ON not in targets or AUDIT_OFF not in targets:
+        return []
+    labels = {fid: label for fid, label, _unit, _kind in rows(results["config"])}
+    rounds = results.get("rounds") or []
+    head = ["figure", "unit", "audit on", "audit off", "on / off"]
+    if rounds:
+        head.append(f"on / off in each of {len(rounds)} rounds")
+    head += ["server CPU per op, on / off", "verdict"]
+    lines = [
+        "## Audit log cost",
+        "",
+        f"strongroom `--workers 1` with the audit log on (the default, column strongroom w1) and off "
+        f"(`STRONGROOM_AUDIT_LOG=false`, column {SHORT[AUDIT_OFF]}), run one after the other. Budget: with the log "
+        f"on, 4 KiB PUT and GET ops/s fall by at most 15% (on / off ≥ {AUDIT_BUDGET}); the large-object figures "
+        "must not move beyond noise. Server CPU per operation (the server tree's CPU time over operations done) "
+        "drifts less than ops/s on a busy machine."
+        + (
+            f" Figures are the median of {len(rounds)} rounds (every other round ran the targets in reverse order); "
+            "the ratio of each round pairs the two servers' figures of that round (‡: either was disturbed)."
+            if rounds
+            else ""
+        ),
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + " --- |" * 2 + " ---: |" * (len(head) - 3) + " --- |",
+    ]
+    over: list[str] = []
+    shaken: list[str] = []
+    worst: tuple[float, str] | None = None
+    small_rows = [fid for fid in AUDIT_ROWS if measured(results, fid)]
+    for fid in small_rows + [fid for fid in AUDIT_LARGE_ROWS if measured(results, fid)]:
+        unit = "ops/s" if fid in AUDIT_ROWS else "MB/s"
+        notes: list[str] = []
+        on_f = targets[AUDIT_ON].get("figures", {}).get(fid) or {}
+        off_f = targets[AUDIT_OFF].get("figures", {}).get(fid) or {}
+        on, off = value(results, AUDIT_ON, fid), value(results, AUDIT_OFF, fid)
+        r = on / off if on is not None and off else None
+        cells = [
+            labels.get(fid, fid),
+            unit,
+            cell(results, AUDIT_ON, fid, unit, notes),
+            cell(results, AUDIT_OFF, fid, unit, notes),
+            ratio(on, off),
+        ]
+        if rounds:
+            per = []
+            for rnd in rounds:
+                fa = rnd.get(AUDIT_ON, {}).get("figures", {}).get(fid) or {}
+                fb = rnd.get(AUDIT_OFF, {}).get("figures", {}).get(fid) or {}
+                mark = " ‡" if fa.get("disturbed") or fb.get("disturbed") else ""
+                per.append((ratio(fa.get("value"), fb.get("value")) or "—") + mark)
+            cells.append(", ".join(per))
+        disturbed = bool(on_f.get("disturbed") or off_f.get("disturbed"))
+        if fid in AUDIT_ROWS:
+            c_on, c_off = cpu_per_op_us(on_f), cpu_per_op_us(off_f)
+            cells.append(f"{c_on:,.0f} / {c_off:,.0f} µs ({c_on / c_off:.2f}×)" if c_on is not None and c_off else "")
+            if r is None:
+                verdict = "VOID"
+                over.append(f"{labels.get(fid, fid)} (void)")
+            elif r >= AUDIT_BUDGET:
+                verdict = "within budget"
+            else:
+                verdict = "**OVER budget**"
+                over.append(f"{labels.get(fid, fid)} ({r:.2f})")
+            if r is not None and (worst is None or r < worst[0]):
+                worst = (r, labels.get(fid, fid))
+        else:
+            cells.append("")
+            verdict = f"{r - 1:+.0%} (must stay within noise)" if r is not None else "VOID"
+        if disturbed:
+            verdict += " ‡ (disturbed: rerun)"
+            if fid in AUDIT_ROWS:
+                shaken.append(labels.get(fid, fid))
+        lines.append("| " + " | ".join([*cells, verdict]) + " |")
+    lines.append("")
+    if small_rows:
+        if over:
+            lines.append(f"Verdict: **OVER budget** (on / off < {AUDIT_BUDGET}) on " + "; ".join(over) + ".")
+        elif worst is not None:
+            lines.append(
+                f"Verdict: all {len(small_rows)} 4 KiB rows within budget (lowest on / off {worst[0]:.2f}, {worst[1]})."
+            )
+        if shaken:
+            lines.append(
+                f"Not conclusive where disturbed (‡): {'; '.join(shaken)}. Rerun those phases: "
+                "`--only small --repeat 3 --targets strongroom-w1,strongroom-w1-noaudit`."
+            )
+        lines.append("")
+    return lines
+
+
 def markdown(results: dict[str, Any]) -> str:
     cfg = results["config"]
     m = results["machine"]
@@ -199,7 +312,7 @@ def markdown(results: dict[str, Any]) -> str:
     head += ["w1 / limit", "w2 / limit"]
     lines += ["## Results", "", "| " + " | ".join(head) + " |", "|" + " --- |" * 2 + " ---: |" * (len(head) - 2)]
     for fid, label, unit, kind in rows(cfg):
-        if fid.startswith("sweep_"):
+        if fid.startswith("sweep_") or not measured(results, fid):
             continue
         lv, lsrc = limit_for(results, fid, kind)
         limit_cell = f"{fmt(lv, unit)} ({lsrc})" if lv is not None else ""
@@ -207,14 +320,18 @@ def markdown(results: dict[str, Any]) -> str:
         w1, w2, rc = (value(results, t, fid) for t in ("strongroom-w1", "strongroom-w2", "rclone-crypt"))
         r = [ratio(w1, rc), ratio(w2, rc), ratio(w1, lv), ratio(w2, lv)]
         lines.append("| " + " | ".join([label, unit, limit_cell, *cells, *r]) + " |")
-    lines += ["", "### By object size, 1 connection (the plot)", ""]
-    head2 = ["figure", "unit", SHORT["null"], *[SHORT[c] for c in COLUMNS]]
-    lines += ["| " + " | ".join(head2) + " |", "|" + " --- |" * 2 + " ---: |" * (len(head2) - 2)]
-    for fid, label, unit, _kind in rows(cfg):
-        if fid.startswith("sweep_"):
+    lines.append("")
+    lines += audit_section(results)
+    sweep = [row for row in rows(cfg) if row[0].startswith("sweep_") and measured(results, row[0])]
+    if sweep:
+        lines += ["### By object size, 1 connection (the plot)", ""]
+        head2 = ["figure", "unit", SHORT["null"], *[SHORT[c] for c in COLUMNS]]
+        lines += ["| " + " | ".join(head2) + " |", "|" + " --- |" * 2 + " ---: |" * (len(head2) - 2)]
+        for fid, label, unit, _kind in sweep:
             cells = [cell(results, t, fid, unit, notes) for t in ["null", *COLUMNS]]
             lines.append("| " + " | ".join([label, unit, *cells]) + " |")
-    lines += ["", "### Servers", ""]
+        lines.append("")
+    lines += ["### Servers", ""]
     for name in ["null", *COLUMNS]:
         t = results["targets"].get(name)
         if not t:
@@ -248,6 +365,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
     styles = {
         "null": dict(color="0.55", linestyle="--", marker="x"),
         "strongroom-w1": dict(color="tab:blue", marker="o", linewidth=2.2),
+        "strongroom-w1-noaudit": dict(color="tab:blue", marker="o", linestyle="--", linewidth=1.2, alpha=0.7),
         "strongroom-w2": dict(color="tab:cyan", marker="o", linewidth=2.2),
         "rclone-crypt": dict(color="tab:red", marker="s"),
         "rclone-plain": dict(color="tab:orange", marker="s"),
@@ -311,6 +429,10 @@ with the exact command. Background and method: [docs/BENCHMARKS.md](../../docs/B
 - **strongroom w1 / w2**: `strongroom serve` on its defaults (TLS, SQLite, local disk, SSE-S3 by default) with
   `--workers 1` / `--workers 2`, started through `tests/conftest.py:start_server`; an SSE-KMS key `benchkey` is
   created first with `python -m strongroom key create benchkey --data-dir DATA`.
+- **w1 audit off** (`strongroom-w1-noaudit`): strongroom w1 with `STRONGROOM_AUDIT_LOG=false` (the audit log off,
+  a setting for measuring only; the runner checks that the server printed its audit-off warning), run right after
+  strongroom w1. Only the **Audit log cost** table compares the two (the budget: with the log on, 4 KiB ops/s at
+  most 15% below the log off); the ratio columns stay those of strongroom w1 and w2.
 - **rclone crypt**: `rclone serve s3` (rclone from `.venv/bin`) over a `crypt` remote wrapping a local directory
   (random passwords through `rclone obscure`), TLS with a certificate made by
   `strongroom.crypto.x509ca.create_ca_and_server_cert`, `--auth-key ACCESS,SECRET`. Encrypts once
@@ -374,6 +496,11 @@ columns within one run; rerun (with a larger `--wait-quiet`) when many figures c
   PUT and GET); compare with the SSE-S3 rows above (the default).
 - **By object size** (the plot): PUT and GET MB/s at 1 connection for 4 KiB (the ops/s rows × 4 KiB), 64 KiB,
   1 MiB, 16 MiB (time-boxed, 2 s) and 256 MiB (the single-stream rows).
+- **Audit log cost**: strongroom w1 with the audit log on against w1 audit off, for the 4 KiB and the large-object
+  rows: both figures, on / off, the server's CPU per operation (its CPU share over ops/s) for the 4 KiB rows, and
+  whether on / off ≥ 0.85 ("within budget" or "OVER budget"). Rerun only the 4 KiB phases, several times, with
+  `--only small --repeat N --targets strongroom-w1,strongroom-w1-noaudit` (writes `small-results.*`; each figure is
+  the median round's, every other round runs the targets in reverse order, the table lists each round's ratio).
 - **peak RSS**: the largest sum of VmRSS over the server process and all its children, sampled every 0.2 s during
   the whole run against that server (per-phase peaks in `results.json`).
 

@@ -3,10 +3,12 @@
 Usage (from the project root; ``bash bench/run.sh`` installs what this needs first):
 
     python -m bench.run [--quick] [--targets null,strongroom-w1,...] [--out bench/results] [--keep]
+    python -m bench.run --only small --repeat 3 --targets strongroom-w1,strongroom-w1-noaudit   # 4 KiB phases only
     python -m bench.run --profile [--quick]      # py-spy profiles of the server (bench/profile.py)
 
 Writes results.{md,json,png} (``quick-results.*`` with --quick) under --out and appends a summary of the run, with
-the exact command, to README.md there. What each figure means: bench/results/README.md.
+the exact command, to README.md there (``--only small`` writes ``small-results.*`` / ``quick-small-results.*``).
+What each figure means: bench/results/README.md.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import platform
 import random
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,7 +32,7 @@ import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +61,16 @@ BUCKET = "bench"
 SMALL = 4 * KIB
 CLIENT_BOUND_CPU = 0.85  # client process busier than this share of one core: the figure is client-bound
 DISTURBED_CPU = 0.25  # other processes on the machine used this share of a core during the figure: flagged
-ALL_TARGETS = ["null", "strongroom-w1", "strongroom-w2", "rclone-crypt", "rclone-plain", "moto"]
+# strongroom-w1-noaudit right after strongroom-w1, so the audit log's cost is measured under similar noise
+ALL_TARGETS = [
+    "null",
+    "strongroom-w1",
+    "strongroom-w1-noaudit",
+    "strongroom-w2",
+    "rclone-crypt",
+    "rclone-plain",
+    "moto",
+]
 
 
 @dataclass(frozen=True)
@@ -81,6 +93,7 @@ class Config:
     crypto_repeat: int
     tls_bytes: int
     quiet_budget: float  # seconds the run may spend waiting for other processes to calm down (see Quiet)
+    only: str = ""  # "small": the four 4 KiB PUT/GET phases only (--only small)
 
 
 FULL = Config(
@@ -412,6 +425,8 @@ async def _bench_target(
     for c in (1, 16):
         r = await phase(f"get4k-c{c}", c, get_op(get_urls, bodies, written), dur=cfg.duration)
         rec.add(f"get_4k_c{c}", r, r.ops_per_s, "ops/s")
+    if cfg.only == "small":
+        return
 
     # ---- object-size sweep, 1 connection (for the plot)
     for size in cfg.sweep_sizes:
@@ -560,11 +575,56 @@ async def _bench_target(
 STARTERS: dict[str, Callable[[Path], peers.Running]] = {
     "null": lambda wd: peers.start_null(wd),
     "strongroom-w1": lambda wd: peers.start_strongroom(wd, 1),
+    "strongroom-w1-noaudit": lambda wd: peers.start_strongroom(wd, 1, audit=False),
     "strongroom-w2": lambda wd: peers.start_strongroom(wd, 2),
     "rclone-crypt": lambda wd: peers.start_rclone(wd, True, *peers.credentials()),
     "rclone-plain": lambda wd: peers.start_rclone(wd, False, *peers.credentials()),
     "moto": lambda wd: peers.start_moto(wd, *peers.credentials()),
 }
+
+
+async def one_target(
+    name: str, workdir: Path, cfg: Config, pool: ProcessPoolExecutor, big: bytes, small: bytes
+) -> dict[str, Any]:
+    waited = await QUIET.wait(None, cap=180.0)
+    if waited:
+        log(f"waited {waited:.0f} s for other processes to calm down (now {QUIET.last:.2f} of a core)")
+    log(f"target {name}: starting")
+    try:
+        srv = STARTERS[name](workdir)
+    except Exception as exc:
+        log(f"  !! {name} did not start: {exc}")
+        return {"label": name, "figures": {}, "notes": [f"did not start: {exc}"]}
+    log(f"  {srv.label} at {srv.ep.base}")
+    try:
+        out = await bench_target(srv, cfg, pool, big, small)
+    finally:
+        srv.stop()
+    log(f"  {name} done in {out['seconds']} s")
+    return out
+
+
+def merge_rounds(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One target's results over --repeat rounds: each figure is the round with the median value (the lower of the
+    two middle ones for an even count, so a figure and its CPU shares and marks come from one real phase), with
+    ``values`` (every round's value, None where void, in round order) and ``round`` (1-based) added; the rest of
+    the first round's results stay as they are, ``seconds`` is the sum."""
+    merged = dict(runs[0])
+    figures: dict[str, Any] = {}
+    for fid in dict.fromkeys(k for r in runs for k in r.get("figures", {})):
+        per = [r.get("figures", {}).get(fid) for r in runs]
+        values = [None if f is None or f.get("void") else f.get("value") for f in per]
+        good = sorted((v, i) for i, v in enumerate(values) if v is not None)
+        if not good:
+            figures[fid] = next(f for f in per if f is not None)
+            continue
+        v, i = good[(len(good) - 1) // 2]
+        assert v == statistics.median_low([g for g, _ in good])
+        figures[fid] = {**per[i], "values": values, "round": i + 1}  # type: ignore[dict-item]
+    merged["figures"] = figures
+    merged["seconds"] = round(sum(r.get("seconds", 0.0) for r in runs), 1)
+    merged["notes"] = list(dict.fromkeys(n for r in runs for n in r.get("notes", [])))
+    return merged
 
 
 async def main_async(args: argparse.Namespace, cfg: Config, pool: ProcessPoolExecutor) -> dict[str, Any]:
@@ -594,23 +654,25 @@ async def main_async(args: argparse.Namespace, cfg: Config, pool: ProcessPoolExe
                 "  AES-GCM {aes_gcm:.0f}, ChaCha {chacha:.0f}, two-layer {two_layer_raw:.0f}, sealer {sealer:.0f}, "
                 "opener {opener:.0f}, TLS up {tls_up}, down {tls_down:.0f} MB/s ({tls_cipher})".format(**limits)
             )
-        for name in args.targets:
-            waited = await QUIET.wait(None, cap=180.0)
-            if waited:
-                log(f"waited {waited:.0f} s for other processes to calm down (now {QUIET.last:.2f} of a core)")
-            log(f"target {name}: starting")
-            try:
-                srv = STARTERS[name](workdir)
-            except Exception as exc:
-                log(f"  !! {name} did not start: {exc}")
-                results["targets"][name] = {"label": name, "figures": {}, "notes": [f"did not start: {exc}"]}
-                continue
-            log(f"  {srv.label} at {srv.ep.base}")
-            try:
-                results["targets"][name] = await bench_target(srv, cfg, pool, big, small)
-            finally:
-                srv.stop()
-            log(f"  {name} done in {results['targets'][name]['seconds']} s")
+        rounds: list[dict[str, Any]] = []
+        for rnd in range(args.repeat):
+            # ABBA: every other round runs the targets in reverse, so a drift of the machine favours none of them
+            order = args.targets if rnd % 2 == 0 else args.targets[::-1]
+            where = workdir if args.repeat == 1 else workdir / f"round{rnd + 1}"
+            if args.repeat > 1:
+                log(f"round {rnd + 1} of {args.repeat}: {', '.join(order)}")
+            this: dict[str, Any] = {}
+            for name in order:
+                this[name] = await one_target(name, where, cfg, pool, big, small)
+            rounds.append({name: this[name] for name in args.targets})
+        if args.repeat == 1:
+            results["targets"] = rounds[0]
+        else:
+            results["targets"] = {name: merge_rounds([r[name] for r in rounds]) for name in args.targets}
+            results["rounds"] = [
+                {name: {"figures": t.get("figures", {}), "seconds": t.get("seconds")} for name, t in r.items()}
+                for r in rounds
+            ]
         if not args.skip_limits:
             log("limits: loopback TLS again (the limit is the best of the start and the end of the run)")
             again = await tls_limits(workdir, cfg, big)
@@ -645,6 +707,28 @@ def main() -> None:
     ap.add_argument("--skip-limits", action="store_true", help="do not measure the crypto and TLS limits")
     ap.add_argument("--profile", action="store_true", help="profile the server with py-spy instead (bench/profile.py)")
     ap.add_argument(
+        "--scenarios",
+        help="with --profile: a comma list of put-4k, get-4k, put-256m, get-256m, overwrite-4k (default: all)",
+    )
+    ap.add_argument(
+        "--profile-server",
+        choices=["strongroom-w1", "strongroom-w1-noaudit"],
+        default="strongroom-w1",
+        help="with --profile: the server profiled (strongroom-w1-noaudit: the audit log off)",
+    )
+    ap.add_argument(
+        "--only",
+        choices=["small"],
+        help="small: only the 4 KiB PUT/GET phases at 1 and 16 connections (writes small-results.*)",
+    )
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run the targets this many times (every other round in reverse order); each figure is the median "
+        "round's, every round's value is in results.json",
+    )
+    ap.add_argument(
         "--wait-quiet",
         type=float,
         default=None,
@@ -657,6 +741,10 @@ def main() -> None:
     )
     args = ap.parse_args()
     cfg = QUICK if args.quick else FULL
+    if args.only:
+        cfg = replace(cfg, only=args.only)
+    if args.repeat < 1:
+        ap.error("--repeat must be at least 1")
     snapshot: Path | None = None
     if args.rev:
         snapshot = Path(tempfile.mkdtemp(prefix="strongroom-src-", dir=args.workdir))
@@ -673,7 +761,10 @@ def run(args: argparse.Namespace, cfg: Config, ap: argparse.ArgumentParser) -> N
     if args.profile:
         from bench import profile
 
-        profile.main_profile(cfg.mode, args.out, args.workdir)
+        only = tuple(x.strip() for x in (args.scenarios or ",".join(profile.SCENARIOS)).split(",") if x.strip())
+        if set(only) - set(profile.SCENARIOS):
+            ap.error(f"unknown scenarios: {', '.join(sorted(set(only) - set(profile.SCENARIOS)))}")
+        profile.main_profile(cfg.mode, args.out, args.workdir, only, args.profile_server)
         return
     args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     unknown = set(args.targets) - set(STARTERS)
@@ -689,7 +780,7 @@ def run(args: argparse.Namespace, cfg: Config, ap: argparse.ArgumentParser) -> N
         pool.shutdown()
     report.annotate(results)
     args.out.mkdir(parents=True, exist_ok=True)
-    prefix = "quick-" if args.quick else ""
+    prefix = ("quick-" if args.quick else "") + (f"{args.only}-" if args.only else "")
     (args.out / f"{prefix}results.json").write_text(json.dumps(results, indent=1) + "\n")
     md = report.markdown(results)
     (args.out / f"{prefix}results.md").write_text(md)
