@@ -67,13 +67,14 @@ class _Armed:
 _ARMED: contextvars.ContextVar[_Armed | None] = contextvars.ContextVar("strongroom_audit_armed", default=None)
 
 
-def _settle(fut: asyncio.Future[None], failed: BaseException | None) -> None:
-    if fut.done():
-        return
-    if failed is None:
-        fut.set_result(None)
-    else:
-        fut.set_exception(errors.AuditUnavailable("the audit log cannot be written"))
+def _settle(futs: list[asyncio.Future[None]], failed: BaseException | None) -> None:
+    for fut in futs:
+        if fut.done():
+            continue
+        if failed is None:
+            fut.set_result(None)
+        else:
+            fut.set_exception(errors.AuditUnavailable("the audit log cannot be written"))
 
 
 def pending(op: Operation, api: str, status: int, error: str | None, bytes_out: int = 0) -> Pending:
@@ -180,9 +181,12 @@ class AuditLog:
                 failed = exc
             else:
                 self._note(past)
+            by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
             for _, fut, loop in batch:
+                by_loop.setdefault(loop, []).append(fut)
+            for loop, futs in by_loop.items():  # one wake-up per event loop and batch
                 with contextlib.suppress(RuntimeError):  # that event loop is closed: nobody waits any more
-                    loop.call_soon_threadsafe(_settle, fut, failed)
+                    loop.call_soon_threadsafe(_settle, futs, failed)
 
     def record_blocking(self, op: Operation, api: str, status: int, error: str | None, bytes_out: int = 0) -> None:
         """Blocking (no event loop): write ``op``'s entry now, in its own transaction."""
