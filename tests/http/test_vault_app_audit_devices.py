@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - pytest fixtures imported from tests/http/vaultapp.py are parameters here
 """sys/audit over HTTP (in process): sudo and root-namespace only, Vault's error shapes, every request and response
 written in Vault's JSON format with HMAC'd values, internal calls too, and fail closed."""
 
@@ -5,43 +6,16 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from starlette.testclient import TestClient
+from tests.http.vaultapp import INTERNAL, ROOT, call, client, core  # noqa: F401 - fixtures
 
 from strongroom.http.vault.app import VaultApp
 from strongroom.keys.seal import SealManager
 from strongroom.keys.storage import MemoryStorage
 from strongroom.service.vault import VaultCore
-
-ROOT = "hvs.audit-devices-test-root"
-INTERNAL = "internal-test-token-audit-devices"
-
-
-@pytest.fixture()
-def core() -> VaultCore:
-    physical = MemoryStorage()
-    core = VaultCore(physical, SealManager(physical))
-    out = core.initialize(1, 1, root_token=ROOT)
-    core.submit_unseal_key(out.keys[0], reset=False)
-    return core
-
-
-@pytest.fixture()
-def client(core: VaultCore) -> Iterator[TestClient]:
-    c = TestClient(VaultApp(core, internal_token=INTERNAL))
-    yield c
-    c.close()
-
-
-def call(client: TestClient, method: str, path: str, token: str = ROOT, body: Any = None, ns: str | None = None) -> Any:
-    headers = {"x-vault-token": token}
-    if ns:
-        headers["x-vault-namespace"] = ns
-    return client.request(method, f"/v1/{path}", headers=headers, json=body)
 
 
 def enable(client: TestClient, log: Path, path: str = "file", **options: Any) -> Any:

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - pytest fixtures imported from tests/http/vaultapp.py are parameters here
 """The audit checkpoint key over HTTP (in process): the internal sign/public-keys routes for the gateways, the
 operators' read and sudo-only rotation, and that no answer carries the private key."""
 
@@ -5,45 +6,16 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from starlette.testclient import TestClient
+from tests.http.vaultapp import INTERNAL, ROOT, call, client, core  # noqa: F401 - fixtures
 
-from strongroom.http.vault.app import VaultApp
 from strongroom.keys.auditkey import AUDIT_KEY_PATH
-from strongroom.keys.seal import SealManager
-from strongroom.keys.storage import MemoryStorage
 from strongroom.service.vault import VaultCore
 
-ROOT = "hvs.audit-key-test-root"
-INTERNAL = "internal-test-token-audit-key-0123"
 NOTE = b"strongroom.audit/system\n1\nAAAA\ntime 1\n"
-
-
-@pytest.fixture()
-def core() -> VaultCore:
-    physical = MemoryStorage()
-    core = VaultCore(physical, SealManager(physical))
-    out = core.initialize(1, 1, root_token=ROOT)
-    core.submit_unseal_key(out.keys[0], reset=False)
-    return core
-
-
-@pytest.fixture()
-def client(core: VaultCore) -> Iterator[TestClient]:
-    c = TestClient(VaultApp(core, internal_token=INTERNAL))
-    yield c
-    c.close()
-
-
-def call(client: TestClient, method: str, path: str, token: str = ROOT, body: Any = None, ns: str | None = None) -> Any:
-    headers = {"x-vault-token": token}
-    if ns:
-        headers["x-vault-namespace"] = ns
-    return client.request(method, f"/v1/{path}", headers=headers, json=body)
 
 
 def sign(client: TestClient, data: bytes, token: str = INTERNAL) -> Any:
