@@ -30,13 +30,14 @@ def load(srv: _ct.Server, n: int = 48) -> None:
         list(pool.map(one, range(n)))
 
 
-# the base: the event loop, the audit writer, anyio's pool for vault calls and the sweeper, the vault client
-@pytest.mark.parametrize(("setting", "low", "high"), [("2", 0, 16), ("32", 24, 200)])
-def test_request_threads_bounds_the_gateway_threads(tmp_path: Path, setting: str, low: int, high: int) -> None:
-    srv = _ct.start_server(tmp_path / "data", env={"STRONGROOM_REQUEST_THREADS": setting})
+# the base: the event loop, the audit writer, anyio's pool for vault calls and the sweeper, the vault client.
+# That the setting holds exactly that many steps at once (not fewer) is tests/service/test_runtime.py's: how many
+# threads 32 connections make a loaded machine's gateway start is not deterministic.
+def test_request_threads_bounds_the_gateway_threads(tmp_path: Path) -> None:
+    srv = _ct.start_server(tmp_path / "data", env={"STRONGROOM_REQUEST_THREADS": "2"})
     try:
         load(srv)
         n = threads_of(srv.proc.pid)
-        assert low <= n <= high, f"request_threads={setting}: the gateway runs {n} threads"
+        assert n <= 16, f"request_threads=2 under 32 connections: the gateway runs {n} threads"
     finally:
         srv.stop()
