@@ -420,6 +420,38 @@ def key_destroy(
     )
 
 
+@key_app.command("access")
+def key_access(
+    name: str,
+    refuse: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--refuse",
+            help="a justification the vault must refuse for this key (repeat): customer-initiated, "
+            "system-operation, operator-lockbox, third-party",
+        ),
+    ] = None,
+    refuse_none: Annotated[bool, typer.Option("--refuse-none", help="refuse no justification")] = False,
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    vault_addr: AddrOpt = None,
+    token: TokenOpt = None,
+    tenant: TenantOpt = "default",
+    as_json: JsonOpt = False,
+) -> None:
+    """Show or set which key access justifications the vault refuses for this key, whatever else would allow them."""
+    v = _vault(config, data_dir, vault_addr, token, tenant)
+    if refuse or refuse_none:
+        if refuse and refuse_none:
+            raise typer.BadParameter("--refuse and --refuse-none exclude each other")
+        out = v.call("POST", f"strongroom/keys/{name}/key-access", {"refused_justifications": list(refuse or [])})
+    else:
+        out = v.call("GET", f"strongroom/keys/{name}/key-access")
+    data = out.get("data") or {}
+    refused = data.get("refused_justifications") or []
+    _print(data, as_json, f"{name} refuses: {', '.join(refused) if refused else 'none'}")
+
+
 # --- operator ----------------------------------------------------------------------------------------------
 
 

@@ -287,15 +287,23 @@ def test_vault_calls_are_in_the_tenants_chain(srv: Server) -> None:
         bad.secrets.transit.encrypt_data(name="ledger-key", plaintext=base64.b64encode(b"x").decode())
     denied = [e for e in entries(srv, outcome="denied") if e["resource"] == "vault:default/transit/encrypt/ledger-key"]
     assert denied and denied[0]["principal"] == {"type": "anonymous"} and denied[0]["status"] == 403
-    # the gateway's release of a bucket key for a data operation names the key, its version and why
+    # the gateway's release of a bucket key for a data operation names the key, its version, the bucket, whom the
+    # gateway acted for, the operation and why
     s3 = srv.client()
     s3.create_bucket(Bucket="released")
     s3.put_object(Bucket="released", Key="k", Body=b"v")
     releases = [
         e
         for e in entries(srv, principal="gateway")
-        if e["resource"].startswith("vault:default/strongroom/internal/kek/")
+        if e["resource"].startswith("vault:default/strongroom/internal/bucket-key/") and e.get("bucket") == "released"
     ]
     assert releases, "no key release recorded"
     assert releases[0]["key"]["name"].startswith("bucket-") and releases[0]["key"]["version"] >= 1
-    assert releases[0]["justification"].startswith("customer-initiated")
+    assert releases[0]["justification"] == "customer-initiated" and releases[0]["outcome"] == "success"
+    assert releases[0]["acting_principal"] == {
+        "type": "user",
+        "tenant": "default",
+        "user": "admin",
+        "access_key": ROOT_ACCESS,
+    }
+    assert releases[0]["acting_operation"] == "s3:PutObject"

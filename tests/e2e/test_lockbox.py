@@ -9,6 +9,7 @@ audited in the operators' chain and in acme's, with the grant id. Expiry is test
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import os
@@ -254,13 +255,24 @@ def test_approved_grant_reads_only_in_scope_and_is_audited_in_both_chains(world:
     # audited in both chains, with the grant id: acme's chain (its admin reads it) and the operators'
     def under_grant(client: AdminClient) -> list[dict[str, Any]]:
         got = client.request("GET", "/audit/entries?limit=1000")["entries"]
-        return [e for e in got if e.get("grant") == grant]
+        return [e for e in got if e.get("grant") == grant and e["api"] == "s3"]
 
     acme_side, ops_side = under_grant(w.acme_admin), under_grant(w.ops)
     ops_reads = {e["operation"] for e in ops_side if e["outcome"] == "success"}
     assert {"GetObject", "HeadObject", "ListObjectsV2", "GetObjectAcl"} <= ops_reads
     assert {e["request_id"] for e in acme_side} == {e["request_id"] for e in ops_side}
     assert all(e["principal"]["type"] == "operator" and e["tenant"] == w.acme for e in acme_side)
+    # the vault released the bucket key for that operator under that grant, and says so in acme's chain
+    releases = [
+        e
+        for e in w.acme_admin.request("GET", "/audit/entries?limit=1000")["entries"]
+        if e["api"] == "vault" and e.get("grant") == grant
+    ]
+    assert releases and all(e["outcome"] == "success" for e in releases)
+    assert {e["justification"] for e in releases} == {"operator-lockbox"}
+    assert {(e["acting_principal"]["tenant"], e["acting_principal"]["user"]) for e in releases} == {("system", "admin")}
+    assert {e["acting_operation"] for e in releases} <= {"s3:GetObject"} and {e["bucket"] for e in releases} == {w.data}
+    assert all(e["key"]["name"].startswith("bucket-") and e["key"]["version"] == 1 for e in releases)
 
     # revocation ends it at once
     out = w.acme_admin.request("POST", f"/lockbox/requests/{rid}/revoke")
@@ -268,6 +280,104 @@ def test_approved_grant_reads_only_in_scope_and_is_audited_in_both_chains(world:
     assert eventually(lambda: reads(w) == DENIED)
     kinds = [n["kind"] for n in w.acme_admin.request("GET", f"/tenants/{w.acme}/notices")["notices"]]
     assert "lockbox.approved" in kinds and "lockbox.revoked" in kinds
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as fh:
+            out += [int(c) for c in fh.read().split()]
+    return out + [g for c in out for g in _children(c)]
+
+
+def stolen_internal_token(w: World) -> str:
+    """The per-start token the gateways and the vault share, read from a child process's environment: what a
+    compromised gateway holds."""
+    for child in _children(w.srv.proc.pid):
+        with open(f"/proc/{child}/environ", "rb") as fh:
+            for item in fh.read().split(b"\0"):
+                if item.startswith(b"STRONGROOM__INTERNAL_TOKEN="):
+                    return item.split(b"=", 1)[1].decode()
+    pytest.fail("no process holds the internal token")
+
+
+def ask_bucket_key(w: World, token: str, grant: str | None, operation: str = "s3:GetObject", **over: Any) -> Any:
+    """Ask the vault for the bucket key of acme's data bucket, as the gateway would for the operator system/admin."""
+    import httpx
+    from sqlalchemy import create_engine, select
+
+    from strongroom.metadata.models import Bucket
+
+    info = json.loads((w.srv.data_dir / "run" / "vault.json").read_text())
+    engine = create_engine(f"sqlite:///{w.srv.data_dir / 'strongroom.db'}")
+    try:
+        with engine.connect() as conn:
+            bucket_id, key_id = conn.execute(select(Bucket.id, Bucket.bucket_key_id).where(Bucket.name == w.data)).one()
+    finally:
+        engine.dispose()
+    body = {
+        "version": 1,
+        "bucket": w.data,
+        "bucket_id": bucket_id,
+        "principal": {"type": "user", "tenant": "system", "user": "admin", "access_key": ct.OPERATOR_ACCESS},
+        "operation": operation,
+        "grant": grant,
+        "justification": "operator-lockbox" if grant else "customer-initiated",
+        **over,
+    }
+    with httpx.Client(verify=w.srv.ca, timeout=30) as http:
+        return http.post(
+            f"{info['url']}/v1/strongroom/internal/bucket-key/{key_id}",
+            headers={"x-vault-token": token, "x-vault-namespace": w.acme},
+            json=body,
+        )
+
+
+def test_the_vault_refuses_key_release_to_an_operator_outside_a_grant(world: World) -> None:
+    """Even with the gateway's own token, the vault releases no bucket key for an operator without a grant that
+    covers the bucket, and never one to encrypt with; every refusal is in acme's chain and the operators'."""
+    w = world
+    token = stolen_internal_token(w)
+    r = ask_bucket_key(w, token, None)
+    assert r.status_code == 403 and "lockbox grant" in r.json()["errors"][0]
+    assert r.json()["error_class"] == "KeyReleaseRefused" and "data" not in r.json()
+    r = ask_bucket_key(w, token, None, justification="operator-lockbox")
+    assert r.status_code == 403 and "needs a lockbox grant" in r.json()["errors"][0]
+    assert ask_bucket_key(w, token, "lbg-0000000000000000").status_code == 403  # no such grant
+    # a grant on another bucket does not cover this one
+    rid = file_request(w, bucket=w.other)["id"]
+    other = w.acme_admin.request("POST", f"/lockbox/requests/{rid}/approve")["grant"]["id"]
+    r = ask_bucket_key(w, token, other)
+    assert r.status_code == 403 and "does not cover" in r.json()["errors"][0]
+    w.acme_admin.request("POST", f"/lockbox/requests/{rid}/revoke")
+    # a grant on this bucket: reading yes, encrypting or writing no; revoked: no
+    rid = file_request(w)["id"]
+    grant = w.acme_admin.request("POST", f"/lockbox/requests/{rid}/approve")["grant"]["id"]
+    ok = ask_bucket_key(w, token, grant)
+    assert ok.status_code == 200 and ok.json()["data"]["justification"] == "operator-lockbox"
+    assert len(base64.b64decode(ok.json()["data"]["key"])) == 32 and ok.json()["data"]["ttl"] <= 5
+    assert ask_bucket_key(w, token, grant, version=None).status_code == 403  # the latest: a key to encrypt with
+    assert ask_bucket_key(w, token, grant, operation="s3:PutObject").status_code == 403
+    assert (
+        ask_bucket_key(w, token, grant, principal={"type": "user", "tenant": "system", "user": "oncall"}).status_code
+        == 403
+    )
+    w.acme_admin.request("POST", f"/lockbox/requests/{rid}/revoke")
+    r = ask_bucket_key(w, token, grant)
+    assert r.status_code == 403 and "has ended" in r.json()["errors"][0]
+    # the refusals are audited in acme's chain (and the operators'), with who was asked for and why
+    refused = [
+        e
+        for e in w.acme_admin.request("GET", "/audit/entries?limit=1000")["entries"]
+        if e["api"] == "vault"
+        and e["operation"] == "update"
+        and e.get("acting_principal", {}).get("tenant") == "system"
+        and e["outcome"] == "denied"
+    ]
+    assert len(refused) >= 7 and {e["status"] for e in refused} == {403}
+    assert {e["request_id"] for e in refused} <= {
+        e["request_id"] for e in w.ops.request("GET", "/audit/entries?limit=1000")["entries"] if e["api"] == "vault"
+    }
 
 
 def test_one_key_grant_reads_that_key_only(world: World) -> None:

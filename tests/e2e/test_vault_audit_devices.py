@@ -161,11 +161,14 @@ def test_the_gateways_internal_calls_are_logged(srv: Server, log: Path) -> None:
     s3.put_object(Bucket=bucket, Key="o", Body=b"object body")
     internal = [e for e in lines(log) if e["request"]["path"].startswith("strongroom/internal/")]
     assert internal and all(e["auth"]["display_name"] == "strongroom-gateway" for e in internal)
-    assert any(e["request"]["path"].startswith("strongroom/internal/kek/") for e in internal)
+    released = [e for e in internal if e["request"]["path"].startswith("strongroom/internal/bucket-key/")]
+    assert [e["type"] for e in released] == ["request", "response"]
     for e in internal:
         assert e["auth"]["client_token"].startswith("hmac-sha256:")
-        if e["type"] == "response" and e["request"]["path"].startswith("strongroom/internal/kek/"):
-            assert e["response"]["data"]["material"].startswith("hmac-sha256:")
+    # the bucket key and whom it was released for are HMACs, as every string value is
+    assert released[0]["request"]["data"]["principal"]["access_key"].startswith("hmac-sha256:")
+    assert released[1]["response"]["data"]["key"].startswith("hmac-sha256:")
+    assert released[1]["response"]["data"]["justification"].startswith("hmac-sha256:")
 
 
 def test_audit_survives_a_restart(srv: Server, tmp_path: Path) -> None:

@@ -278,3 +278,51 @@ def test_key_cli_show_list_rotate(kserver: Server, vault: hvac.Client) -> None:
     assert s3.get_object(Bucket=bucket, Key="v1")["Body"].read() == b"one"
     assert s3.get_object(Bucket=bucket, Key="v2")["Body"].read() == b"two"
     assert refused_cli(srv, "show", uid("nope"))
+
+
+REFUSED = (403, "AccessDenied")
+
+
+def test_the_key_owner_refuses_justifications_per_key(kserver: Server, vault: hvac.Client) -> None:
+    """A tenant refuses a key access justification for one key (hvac with its namespace token, or the CLI): the
+    vault then releases nothing for it under that key, however the request is authorised, and audits the refusal;
+    other keys are untouched."""
+    srv, s3 = kserver, kserver.client()
+    k, bucket, plain = uid("cmk"), uid("justified"), uid("unjustified")
+    ok_cli(srv, "create", k)
+    s3.create_bucket(Bucket=bucket)
+    s3.create_bucket(Bucket=plain)
+    s3.put_object(Bucket=bucket, Key="a.txt", Body=b"under cmk", ServerSideEncryption="aws:kms", SSEKMSKeyId=k)
+    s3.put_object(Bucket=plain, Key="a.txt", Body=b"bucket key")
+    path = f"/v1/strongroom/keys/{k}/key-access"
+    assert vault.adapter.get(path)["data"]["refused_justifications"] == []
+
+    got = vault.adapter.post(path, json={"refused_justifications": ["customer-initiated", "third-party"]})
+    assert got["data"]["refused_justifications"] == ["customer-initiated", "third-party"]
+    expect(srv, bucket, "a.txt", b"under cmk", get=REFUSED, put=REFUSED, kms_key=k)
+    assert s3.get_object(Bucket=plain, Key="a.txt")["Body"].read() == b"bucket key"  # its own key: not refused
+    assert "refuses: customer-initiated, third-party" in ok_cli(srv, "access", k)
+
+    # the refusal is the vault's and is in the tenant's chain: key, why, for whom
+    admin = srv.admin()
+    refused = [
+        e
+        for e in admin.request("GET", "/audit/entries?limit=1000&outcome=denied")["entries"]
+        if e["api"] == "vault" and e.get("key", {}).get("name") == k
+    ]
+    assert refused and refused[0]["justification"] == "customer-initiated" and refused[0]["status"] == 403
+    assert refused[0]["acting_principal"]["tenant"] == "default"
+
+    # bad input is refused and changes nothing
+    with pytest.raises(hvac.exceptions.InvalidRequest, match="unknown justification"):
+        vault.adapter.post(path, json={"refused_justifications": ["because"]})
+    with pytest.raises(hvac.exceptions.InvalidRequest, match="required"):
+        vault.adapter.post(path, json={})
+    tenant_token = ("--token", vault.token)
+    assert "unknown justification" in refused_cli(srv, "access", k, "--refuse", "because", *tenant_token)
+    # an operator (the root token) may read the setting, never change it: lifting a refusal is the tenant's call
+    assert "permission denied" in refused_cli(srv, "access", k, "--refuse-none")
+    assert vault.adapter.get(path)["data"]["refused_justifications"] == ["customer-initiated", "third-party"]
+
+    assert "refuses: none" in ok_cli(srv, "access", k, "--refuse-none", *tenant_token)
+    expect(srv, bucket, "a.txt", b"under cmk", get=OK, put=OK, kms_key=k)

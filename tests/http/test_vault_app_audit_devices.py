@@ -177,14 +177,18 @@ def test_internal_calls_are_audited_as_the_gateway(client: TestClient, tmp_path:
     log = tmp_path / "audit.log"
     enable(client, log)
     call(client, "POST", "strongroom/internal/namespaces/acme", INTERNAL)
-    call(client, "POST", "strongroom/internal/keys/b1", INTERNAL, {"region": "local"}, ns="acme")
-    material = call(client, "GET", "strongroom/internal/kek/b1", INTERNAL, ns="acme").json()["data"]["material"]
-    kek = [e for e in entries(log) if e["request"]["path"] == "strongroom/internal/kek/b1"]
-    assert [e["type"] for e in kek] == ["request", "response"]
-    assert kek[0]["auth"]["display_name"] == "strongroom-gateway" and kek[0]["request"]["mount_type"] == "strongroom"
-    assert kek[0]["request"]["namespace"]["path"] == "acme/" and kek[0]["request"]["namespace"]["id"]
-    assert kek[1]["response"]["data"]["material"].startswith("hmac-sha256:")
-    assert material not in log.read_text() and INTERNAL not in log.read_text()
+    secret = "audit-device-test-secret-0123456789abcdef"
+    body = {"secret": secret, "tenant": "acme", "user": "admin"}
+    call(client, "POST", "strongroom/internal/credentials/SRACME", INTERNAL, body, ns="acme")
+    got = call(client, "GET", "strongroom/internal/credentials/SRACME", INTERNAL, ns="acme").json()["data"]
+    assert got["secret"] == secret
+    read = [e for e in entries(log) if e["request"]["path"] == "strongroom/internal/credentials/SRACME"]
+    assert [e["type"] for e in read] == ["request", "response", "request", "response"]
+    assert read[2]["auth"]["display_name"] == "strongroom-gateway" and read[2]["request"]["mount_type"] == "strongroom"
+    assert read[2]["request"]["namespace"]["path"] == "acme/" and read[2]["request"]["namespace"]["id"]
+    assert read[0]["request"]["data"]["secret"].startswith("hmac-sha256:")
+    assert read[3]["response"]["data"]["secret"].startswith("hmac-sha256:")
+    assert secret not in log.read_text() and INTERNAL not in log.read_text()
 
 
 def test_unauthenticated_endpoints_are_not_audited(client: TestClient, tmp_path: Path) -> None:

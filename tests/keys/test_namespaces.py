@@ -230,18 +230,19 @@ def test_namespace_tokens_get_their_namespace_policies(core: VaultCore) -> None:
     assert core.namespace("globex").policies.capabilities(reader, "secret/data/x") == {"deny"}
 
 
-def test_internal_key_info_and_kek_are_per_namespace(core: VaultCore) -> None:
+def test_internal_key_info_and_key_material_are_per_namespace(core: VaultCore) -> None:
     core.create_namespace("acme")
     core.create_namespace("globex")
     core.namespace("acme").transit.create_key("bucket-key", tenant="acme")
     core.namespace("globex").transit.create_key("bucket-key", tenant="globex")
     assert core.key_info("bucket-key", "acme")["tenant"] == "acme"
     assert core.key_info("bucket-key", "globex")["tenant"] == "globex"
-    assert core.kek("bucket-key", None, "acme")["material"] != core.kek("bucket-key", None, "globex")["material"]
+    acme = core.namespace("acme").transit.kek_material("bucket-key")
+    assert acme != core.namespace("globex").transit.kek_material("bucket-key")
     with pytest.raises(errors.KeyNotFound):
         core.key_info("bucket-key", "")
     with pytest.raises(errors.KeyNotFound):
-        core.kek("bucket-key", None, "initech")  # no such namespace
+        core.key_info("bucket-key", "initech")  # no such namespace
 
 
 # --- upgrade from the single-namespace vault -------------------------------------------------------------------

@@ -12,7 +12,7 @@ import pytest
 
 from strongroom.config import load_settings
 from strongroom.core import errors
-from strongroom.core.types import Principal
+from strongroom.core.types import KeyUse, Principal
 from strongroom.keys.certificates import verify_certificate
 from strongroom.keys.keystore import KeyStore
 from strongroom.keys.seal import SealManager
@@ -93,8 +93,11 @@ class InProcessVault:
         self.core.namespace(namespace).transit.create_key(name, tenant=namespace, region=region)
         return self.core.key_info(name, namespace)
 
-    def kek(self, name: str, version: int | None, namespace: str) -> tuple[int, bytes]:
-        return self.core.namespace(namespace).transit.kek_material(name, version)
+    def bucket_key(
+        self, name: str, version: int | None, namespace: str, bucket: str, bucket_id: str, use: KeyUse
+    ) -> tuple[int, bytes, float]:
+        got = self.core.release_bucket_key(name, version, namespace, bucket, bucket_id, use)
+        return got.version, got.key, got.ttl
 
     def close(self) -> None:
         pass

@@ -57,7 +57,7 @@ def test_destroy_keys_destroys_every_key_revokes_tokens_and_deletes_the_credenti
     assert rec["secrets"] == 1 and rec["credentials_deleted"] == 1
     assert _states(core, "acme") == {"bucket-1": "destroyed", "kms-a": "destroyed"}
     with pytest.raises(errors.KeyDestroyed):
-        core.kek("kms-a", 1, "acme")
+        core.namespace("acme").transit.kek_material("kms-a", 1)
     assert core.lookup_token(token) is None
     assert core.get_credential("SRACME1") is None
     # another tenant is untouched

@@ -174,6 +174,10 @@ class AccessDenied(StrongroomError):
     """Access denied."""
 
 
+class KeyReleaseRefused(AccessDenied):
+    """The key vault refused to release key material for this request (whom it acts for, or why)."""
+
+
 class SlowDown(StrongroomError):
     """Too many requests for this access key or address: reduce the request rate."""
 

@@ -48,6 +48,62 @@ class Principal:
 ANONYMOUS = Principal(access_key=None, tenant_id="")
 
 
+#: Why key material is released (Google Cloud's Key Access Justifications, in strongroom's words). The vault decides
+#: which one a release is (keys/release.py) and refuses the ones the key's owner refused for that key.
+CUSTOMER_INITIATED = "customer-initiated"  # a data operation of a principal the bucket's owner allowed
+SYSTEM_OPERATION = "system-operation"  # the service's own work on the data: rewrap, lifecycle, backup
+OPERATOR_LOCKBOX = "operator-lockbox"  # an operator, under a lockbox grant the tenant approved
+THIRD_PARTY = "third-party"  # a third-party request's case, through a lockbox grant the tenant approved
+JUSTIFICATIONS = (CUSTOMER_INITIATED, SYSTEM_OPERATION, OPERATOR_LOCKBOX, THIRD_PARTY)
+
+
+@dataclass(frozen=True)
+class KeyUse:
+    """For whom and why a data operation asks the vault for a bucket key: the acting principal (type ``user`` or
+    ``anonymous``; operators are users of the tenant ``system``), the operation's IAM action, and the lockbox grant
+    an operator acts under. The vault checks it against the key's owner and the grant, and audits it."""
+
+    principal_type: str  # "user" | "anonymous"
+    tenant: str  # the acting principal's tenant ("" when anonymous)
+    user: str
+    access_key: str | None
+    operation: str  # e.g. "s3:GetObject"
+    grant: str | None = None
+    justification: str = CUSTOMER_INITIATED
+
+    @classmethod
+    def of(cls, op: Operation) -> KeyUse:
+        p = op.principal
+        grant = op.lockbox_grant if p.is_operator else None
+        return cls(
+            principal_type="anonymous" if p.anonymous else "user",
+            tenant=p.tenant_id,
+            user=p.user,
+            access_key=p.access_key,
+            operation=op.action,
+            grant=grant,
+            justification=OPERATOR_LOCKBOX if grant is not None else CUSTOMER_INITIATED,
+        )
+
+    @property
+    def cache_key(self) -> tuple[str, str, str, str | None, str | None, str]:
+        """What a cached bucket key is only reused for: the same principal, grant and justification."""
+        return (self.principal_type, self.tenant, self.user, self.access_key, self.grant, self.justification)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "principal": {
+                "type": self.principal_type,
+                "tenant": self.tenant,
+                "user": self.user,
+                "access_key": self.access_key,
+            },
+            "operation": self.operation,
+            "grant": self.grant,
+            "justification": self.justification,
+        }
+
+
 @dataclass
 class Operation:
     """One request, named once: who asks for which action on which resource, and where from.

@@ -27,6 +27,7 @@ from strongroom.crypto.segments import (
 )
 from strongroom.crypto.wrap import (
     WRAPPED_LEN,
+    bucket_key,
     customer_kek,
     customer_verifier,
     unwrap_dek,
@@ -46,6 +47,7 @@ __all__ = [
     "DataKey",
     "PartOpener",
     "PartSealer",
+    "bucket_key",
     "customer_kek",
     "customer_verifier",
     "hkdf_sha256",

@@ -23,6 +23,7 @@ from strongroom.crypto.aead import (
 
 __all__ = [
     "WRAPPED_LEN",
+    "bucket_key",
     "customer_kek",
     "customer_verifier",
     "unwrap_dek",
@@ -35,6 +36,27 @@ CONTEXT_LABEL = b"ctx"
 WRAP_LABEL = b"SRM1-wrap"
 SSEC_KEK_INFO = b"SRM1 SSE-C KEK"
 SSEC_VERIFIER_INFO = b"SRM1 SSE-C verifier"
+BUCKET_KEY_INFO = b"SRM1 bucket key"
+
+
+def bucket_key(kek: bytes, *, tenant: str, key_id: str, key_version: int, bucket_id: bytes) -> bytes:
+    """The layer-1 wrapping key of one bucket under one version of a vault key (S3 Bucket Keys' idea): HKDF-SHA256
+    of the vault key's version with an empty salt and info ``"SRM1 bucket key" || u16 len || tenant ||
+    u16 len || key id || u32 version || bucket id (16 bytes)``. Only the vault derives it (it never hands out ``kek``),
+    so a gateway holds a key for one bucket, never one for every bucket under a shared SSE-KMS key."""
+    check_key(kek)
+    if len(bucket_id) != 16:
+        raise ValueError("bucket id must be 16 bytes (a UUID)")
+    if not 0 <= key_version <= 0xFFFFFFFF:
+        raise ValueError("key version out of range")
+    parts = []
+    for text in (tenant, key_id):
+        raw = text.encode("utf-8")
+        if len(raw) > 0xFFFF:
+            raise ValueError("name too long")
+        parts.append(struct.pack(">H", len(raw)) + raw)
+    info = BUCKET_KEY_INFO + b"".join(parts) + struct.pack(">I", key_version) + bytes(bucket_id)
+    return hkdf_sha256(kek, b"", info)
 
 
 def _wrap_aad(layer: int, key_id: str, key_version: int, identity: bytes, context: bytes = b"") -> bytes:

@@ -1,8 +1,11 @@
 """The object store's view of keys: two independent hierarchies.
 
 * Service hierarchy (layer 1, customer-controlled): transit keys in the key vault (a bucket's
-  SSE-S3 key or a named SSE-KMS key). Gateways fetch KEK material from the vault and keep it for at
-  most ``CACHE_SECONDS``, so disable / destroy / seal take effect everywhere within that time.
+  SSE-S3 key or a named SSE-KMS key). A gateway never holds a vault key: it asks the vault for the *bucket key*
+  of one bucket under one key version (``crypto.bucket_key``), naming the principal it acts for and the lockbox
+  grant if any (``KeyUse``); the vault's release rule (keys/release.py) decides and audits. A released bucket key
+  is kept for at most ``CACHE_SECONDS`` and only for the same principal, so disable / destroy / seal / a revoked
+  grant take effect everywhere within that time.
 * Infrastructure hierarchy (layer 2): a separate infrastructure root (DATA/keys/infra-root.key)
   wraps one key per region, stored in the metadata database. Neither root alone decrypts an object.
 
@@ -17,10 +20,21 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from strongroom.core import errors
+from strongroom.core.types import KeyUse
 from strongroom.crypto import hkdf_sha256, open_small, random_bytes, seal_small
 from strongroom.metadata.repository import Repository
 
 CACHE_SECONDS = 2.0
+MAX_CACHED = 4096  # bucket keys kept at once (expired ones are dropped when the cache is full)
+
+
+class Bucketlike(Protocol):
+    """What the key store needs of a bucket (``metadata.models.Bucket``)."""
+
+    id: str
+    name: str
+    tenant_id: str
+    region: str
 
 
 def bucket_key_id(bucket_id: str) -> str:
@@ -39,7 +53,9 @@ class ServiceKeys(Protocol):
 
     def create_key(self, name: str, namespace: str, region: str) -> dict[str, Any]: ...
 
-    def kek(self, name: str, version: int | None, namespace: str) -> tuple[int, bytes]: ...
+    def bucket_key(
+        self, name: str, version: int | None, namespace: str, bucket: str, bucket_id: str, use: KeyUse
+    ) -> tuple[int, bytes, float]: ...
 
 
 @dataclass(frozen=True)
@@ -70,7 +86,7 @@ class KeyStore:
         self._infra_wrap = hkdf_sha256(infra_root, b"", b"strongroom infra-key wrap")
         self._lock = threading.Lock()
         self._info: dict[tuple[str, str], tuple[float, KeyInfo]] = {}
-        self._material: dict[tuple[str, str, int | None], tuple[float, int, bytes]] = {}
+        self._material: dict[tuple[Any, ...], tuple[float, float, int, bytes]] = {}
         self._infra: dict[tuple[str, int], bytes] = {}
         self._infra_latest: dict[str, tuple[float, int]] = {}
 
@@ -110,33 +126,40 @@ class KeyStore:
             raise errors.KeyPendingDeletion(f"{info.id} is pending deletion.")
         raise errors.KeyDestroyed(f"{info.id} was destroyed; data under it is unreadable.")
 
-    def _kek(self, key_id: str, version: int | None, tenant_id: str) -> tuple[int, bytes]:
+    def _bucket_key(
+        self, key_id: str, version: int | None, tenant_id: str, bucket: Bucketlike, use: KeyUse
+    ) -> tuple[int, bytes]:
         now = time.monotonic()
+        slot = (tenant_id, key_id, version, bucket.id, use.cache_key)
         with self._lock:
-            hit = self._material.get((tenant_id, key_id, version))
-        if hit and now - hit[0] < CACHE_SECONDS:
-            return hit[1], hit[2]
-        got_version, material = self._service.kek(key_id, version, tenant_id)
+            hit = self._material.get(slot)
+        if hit and now - hit[0] < hit[1]:
+            return hit[2], hit[3]
+        got_version, material, ttl = self._service.bucket_key(key_id, version, tenant_id, bucket.name, bucket.id, use)
         with self._lock:
-            self._material[(tenant_id, key_id, version)] = (now, got_version, material)
+            if len(self._material) >= MAX_CACHED:
+                self._material = {k: v for k, v in self._material.items() if now - v[0] < v[1]}
+            self._material[slot] = (now, min(ttl, CACHE_SECONDS), got_version, material)
         return got_version, material
 
-    def encryption_key(self, key_id: str, tenant_id: str, region: str) -> tuple[int, bytes]:
-        """(version, KEK) to wrap a new DEK under ``tenant_id``'s key. Checks owner tenant, region and state."""
-        info = self.key_info(key_id, tenant_id)
-        if info.tenant_id != tenant_id:
+    def encryption_key(self, key_id: str, bucket: Bucketlike, use: KeyUse) -> tuple[int, bytes]:
+        """(version, bucket key) to wrap a new DEK of ``bucket`` under its tenant's key ``key_id``, for ``use``.
+        Checks owner tenant, region and state (the vault checks them again, with whom ``use`` acts for)."""
+        info = self.key_info(key_id, bucket.tenant_id)
+        if info.tenant_id != bucket.tenant_id:
             raise errors.KeyNotFound(f"Invalid keyId {key_id}")
-        if info.region != region:
-            raise errors.InvalidArgument(f"KMS key {key_id} lives in region {info.region}, not {region}")
+        if info.region != bucket.region:
+            raise errors.InvalidArgument(f"KMS key {key_id} lives in region {info.region}, not {bucket.region}")
         self._check_usable(info)
-        return self._kek(key_id, None, tenant_id)
+        return self._bucket_key(key_id, None, bucket.tenant_id, bucket, use)
 
-    def decryption_key(self, key_id: str, version: int, tenant_id: str) -> bytes:
-        info = self.key_info(key_id, tenant_id)
-        if info.tenant_id != tenant_id:
+    def decryption_key(self, key_id: str, version: int, bucket: Bucketlike, use: KeyUse) -> bytes:
+        """The bucket key of ``bucket`` under version ``version`` of ``key_id``, for ``use``."""
+        info = self.key_info(key_id, bucket.tenant_id)
+        if info.tenant_id != bucket.tenant_id:
             raise errors.KeyNotFound(f"Invalid keyId {key_id}")
         self._check_usable(info)
-        return self._kek(key_id, version, tenant_id)[1]
+        return self._bucket_key(key_id, version, bucket.tenant_id, bucket, use)[1]
 
     # --- infrastructure keys -----------------------------------------------------------------
     def _infra_aad(self, region: str, version: int) -> bytes:

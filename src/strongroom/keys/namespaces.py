@@ -114,7 +114,9 @@ _OPERATOR_ROUTES = (
     ({"list"}, re.compile(r"transit/keys")),
     ({"read", "update", "delete"}, re.compile(r"transit/keys/[^/]+")),
     ({"update"}, re.compile(r"transit/keys/[^/]+/(config|rotate|trim)")),
-    ({"update"}, re.compile(r"strongroom/keys/[^/]+/[^/]+")),
+    # the key lifecycle; which justifications a key refuses is the tenant's alone to set (keys/release.py)
+    ({"update"}, re.compile(r"strongroom/keys/[^/]+/(?!key-access$)[^/]+")),
+    ({"read"}, re.compile(r"strongroom/keys/[^/]+/key-access")),
     ({"read", "update"}, re.compile(r"strongroom/buckets/[^/]+(/rewrap)?")),
 )
 
@@ -125,8 +127,9 @@ def operator_may(operation: str, path: str) -> bool:
 
     Allowed: managing namespaces and the namespace's ``sys/policy*``, reading its mounts, the caller's own token
     (``auth/token/*-self``), transit key *management* (``transit/keys`` LIST; ``transit/keys/:name`` create, read,
-    delete; ``/config``, ``/rotate``, ``/trim``), the ``strongroom/keys/:name/*`` lifecycle and
-    ``strongroom/buckets/*`` (rewrap keeps the DEKs inside the vault).
+    delete; ``/config``, ``/rotate``, ``/trim``), the ``strongroom/keys/:name/*`` lifecycle, reading (never
+    setting) ``strongroom/keys/:name/key-access``, and ``strongroom/buckets/*`` (rewrap keeps the DEKs inside the
+    vault).
 
     Everything else is refused, in particular whatever uses or reveals key material or secrets:
     ``transit/{encrypt,decrypt,rewrap,datakey,hmac,sign,verify,export,backup,restore}/*``, every ``secret/*``

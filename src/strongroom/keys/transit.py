@@ -352,6 +352,7 @@ class KeyPolicy:
     deletion_date: dt.datetime | None = None
     purge_protection: bool = False
     created: dt.datetime | None = None
+    refused_justifications: tuple[str, ...] = ()  # key access justifications the owner refuses (keys/release.py)
 
     @property
     def info(self) -> KeyTypeInfo:
@@ -389,6 +390,7 @@ class KeyPolicy:
             "deletion_date": rfc3339(self.deletion_date) or None,
             "purge_protection": self.purge_protection,
             "created_time": rfc3339(self.created) or None,
+            "refused_justifications": list(self.refused_justifications),
         }
 
     @classmethod
@@ -413,6 +415,7 @@ class KeyPolicy:
             deletion_date=parse_time(raw.get("deletion_date")),
             purge_protection=bool(raw["purge_protection"]),
             created=parse_time(raw.get("created_time")),
+            refused_justifications=tuple(str(j) for j in raw.get("refused_justifications") or ()),
         )
 
 
@@ -1688,6 +1691,21 @@ class TransitEngine:
             policy.deletion_date = None
             self._save(policy)
             return self._format(policy)
+
+    def refused_justifications(self, name: str) -> tuple[str, ...]:
+        """The key access justifications the key's owner refuses (keys/release.py); a missing key refuses none."""
+        raw = self._raw(self._check_name(name))
+        if raw is None or raw.get("tombstone"):
+            return ()
+        return tuple(str(j) for j in raw.get("refused_justifications") or ())
+
+    def set_refused_justifications(self, name: str, refused: tuple[str, ...]) -> tuple[str, ...]:
+        """Replace the refused justifications (already validated names, kept sorted and unique)."""
+        with self._lock:
+            policy = self._load(name)
+            policy.refused_justifications = tuple(sorted(set(refused)))
+            self._save(policy)
+            return policy.refused_justifications
 
     def enable_purge_protection(self, name: str) -> dict[str, Any]:
         """Irreversible: destroy then needs the scheduled date to pass, ``force`` and ``delete_key`` are refused."""

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from strongroom.core import errors
+from strongroom.core.types import KeyUse
 from strongroom.tls import client_context
 
 _ERRORS: dict[str, type[errors.StrongroomError]] = {
@@ -27,6 +28,7 @@ _ERRORS: dict[str, type[errors.StrongroomError]] = {
     "KeyStoreSealed": errors.KeyStoreSealed,
     "DeleteConflict": errors.DeleteConflict,
     "EntityAlreadyExists": errors.EntityAlreadyExists,
+    "KeyReleaseRefused": errors.KeyReleaseRefused,
 }
 
 
@@ -73,7 +75,10 @@ class VaultClient:
                 )
             return self._client
 
-    def _request(self, method: str, path: str, namespace: str | None = None, **kwargs: Any) -> dict[str, Any] | None:
+    def _request(
+        self, method: str, path: str, namespace: str | None = None, safe: bool = False, **kwargs: Any
+    ) -> dict[str, Any] | None:
+        """``safe``: the request changes nothing, so it may be sent again (GETs always are)."""
         url = f"{self._url}/v1/strongroom/internal/{path}"
         if namespace is not None:
             kwargs["headers"] = {"x-vault-namespace": namespace}
@@ -81,7 +86,7 @@ class VaultClient:
             try:
                 r = self._http().request(method, url, **kwargs)
             except httpx.TransportError:
-                if method != "GET":
+                if method != "GET" and not safe:
                     raise
                 # a kept-alive connection the vault closed as it was reused: a read is safe to send again
                 r = self._http().request(method, url, **kwargs)
@@ -121,12 +126,23 @@ class VaultClient:
     def create_key(self, name: str, namespace: str, region: str) -> dict[str, Any]:
         return self._request("POST", f"keys/{name}", namespace, json={"region": region}) or {}
 
-    def kek(self, name: str, version: int | None, namespace: str) -> tuple[int, bytes]:
-        params = {"version": str(version)} if version is not None else None
-        got = self._request("GET", f"kek/{name}", namespace, params=params)
+    def bucket_key(
+        self, name: str, version: int | None, namespace: str, bucket: str, bucket_id: str, use: KeyUse
+    ) -> tuple[int, bytes, float]:
+        """``(version, bucket key, seconds it may be kept)`` of ``bucket`` under key ``name`` (``version`` None:
+        the latest, to encrypt with), for ``use``; KeyReleaseRefused when the vault's release rule refuses it."""
+        body = {"version": version, "bucket": bucket, "bucket_id": bucket_id, **use.to_wire()}
+        got = self._request("POST", f"bucket-key/{name}", namespace, safe=True, json=body)
         if got is None:
             raise errors.KeyNotFound(f"Invalid keyId {name}")
-        return int(got["version"]), base64.b64decode(got["material"])
+        try:
+            key = base64.b64decode(str(got["key"]), validate=True)
+            out = int(got["version"]), key, float(got.get("ttl", 0))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise errors.Unavailable("the key vault answered a malformed bucket key") from exc
+        if len(key) != 32:
+            raise errors.Unavailable("the key vault answered a malformed bucket key")
+        return out
 
     def credential(self, access_key: str) -> Credential | None:
         got = self._request("GET", f"credentials/{access_key}")

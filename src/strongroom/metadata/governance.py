@@ -276,6 +276,16 @@ class GovernanceStore:
         with self.repo.reading() as s:
             return s.get(LockboxGrant, grant_id)
 
+    def get_request_of_grant(self, grant_id: str) -> tuple[LockboxGrant, str | None] | None:
+        """A grant and the third-party case its request serves (None: an operator's own request)."""
+        with self.repo.reading() as s:
+            got = s.execute(
+                select(LockboxGrant, LockboxRequest.case_id)
+                .join(LockboxRequest, LockboxRequest.id == LockboxGrant.request_id)
+                .where(LockboxGrant.id == grant_id)
+            ).first()
+            return None if got is None else (got[0], got[1])
+
     def active_grants(self, operator: str, at: dt.datetime) -> list[LockboxGrant]:
         """The operator's grants neither revoked nor expired at ``at``."""
         with self.repo.reading() as s:

@@ -19,6 +19,7 @@ from strongroom.core.types import (
     ChecksumRequest,
     Conditions,
     CustomerKey,
+    KeyUse,
     ObjectHeaders,
     Operation,
     SSERequest,
@@ -105,14 +106,16 @@ class MultipartService:
             raise errors.NoSuchUpload(UploadId=upload_id)
         return bucket, upload
 
-    def _write_key(self, bucket: Bucket, upload: MultipartUpload, ck: CustomerKey | None) -> LayerOneKey:
+    def _write_key(
+        self, bucket: Bucket, upload: MultipartUpload, ck: CustomerKey | None, use: KeyUse
+    ) -> LayerOneKey:
         """The layer-1 key for a new part: the upload's key (SSE-C parts must bring the same key)."""
         if upload.sse_mode == SSE_C:
-            return self.objects.read_key(bucket, upload, "sse-c", 0, ck)
+            return self.objects.read_key(bucket, upload, "sse-c", 0, ck, use)
         if ck is not None:
             raise errors.InvalidRequest("The encryption parameters are not applicable to this upload.")
         key_id = upload.kms_key_id or bucket.bucket_key_id
-        version, kek = self.rt.keys.encryption_key(key_id, bucket.tenant_id, bucket.region)
+        version, kek = self.rt.keys.encryption_key(key_id, bucket, use)
         context = canonical_context(upload.kms_context) if upload.sse_mode == SSE_KMS else b""
         return LayerOneKey(key_id, version, kek, context=context)
 
@@ -131,7 +134,7 @@ class MultipartService:
         if not 1 <= part_number <= MAX_PART_NUMBER:
             raise errors.InvalidArgument("Part number must be an integer between 1 and 10000, inclusive")
         bucket, upload = await self.get_upload(op, bucket_name, key, upload_id)
-        l1 = await anyio.to_thread.run_sync(self._write_key, bucket, upload, customer_key)
+        l1 = await anyio.to_thread.run_sync(self._write_key, bucket, upload, customer_key, KeyUse.of(op))
         algorithm = checksum.algorithm or upload.checksum_algorithm
         if checksum.algorithm and upload.checksum_algorithm and checksum.algorithm != upload.checksum_algorithm:
             raise errors.InvalidRequest(
@@ -219,7 +222,9 @@ class MultipartService:
     ) -> tuple[Bucket, MultipartUpload, PutResult]:
         bucket, upload = await self.get_upload(op, bucket_name, key, upload_id)
         if upload.sse_mode == SSE_C:
-            await anyio.to_thread.run_sync(self.objects.read_key, bucket, upload, "sse-c", 0, customer_key)
+            await anyio.to_thread.run_sync(
+                self.objects.read_key, bucket, upload, "sse-c", 0, customer_key, KeyUse.of(op)
+            )
         if not specs:
             raise errors.InvalidRequest("You must specify at least one part")
         stored = {p.part_number: p for p in await anyio.to_thread.run_sync(self.rt.repo.list_upload_parts, upload_id)}

@@ -30,6 +30,7 @@ from strongroom.core.types import (
     ChecksumRequest,
     Conditions,
     CustomerKey,
+    KeyUse,
     ObjectHeaders,
     Operation,
     SSERequest,
@@ -181,11 +182,11 @@ class ObjectService:
     # --- encryption resolution --------------------------------------------
     def resolve_write_key(self, op: Operation, bucket: Bucket, sse: SSERequest) -> WriteKey:
         """Pick the layer-1 KEK for a new write (blocking: call in a thread); the operation records which."""
-        wk = self._write_key(bucket, sse)
+        wk = self._write_key(bucket, sse, KeyUse.of(op))
         op.data_key = (wk.l1.kek_id, wk.l1.version)
         return wk
 
-    def _write_key(self, bucket: Bucket, sse: SSERequest) -> WriteKey:
+    def _write_key(self, bucket: Bucket, sse: SSERequest, use: KeyUse) -> WriteKey:
         if sse.customer_key is not None:
             if sse.algorithm is not None:
                 raise errors.InvalidArgument(
@@ -202,12 +203,12 @@ class ObjectService:
             )
         algorithm = sse.algorithm or bucket.sse_algorithm
         if algorithm == "AES256":
-            version, kek = self.rt.keys.encryption_key(bucket.bucket_key_id, bucket.tenant_id, bucket.region)
+            version, kek = self.rt.keys.encryption_key(bucket.bucket_key_id, bucket, use)
             return WriteKey(SSE_S3, LayerOneKey(bucket.bucket_key_id, version, kek))
         if algorithm in ("aws:kms", "aws:kms:dsse"):
             key_id = sse.kms_key_id if sse.algorithm else bucket.kms_key_id
             key_id = normalize_kms_key_id(key_id) if key_id else bucket.bucket_key_id
-            version, kek = self.rt.keys.encryption_key(key_id, bucket.tenant_id, bucket.region)
+            version, kek = self.rt.keys.encryption_key(key_id, bucket, use)
             if sse.kms_context is not None:
                 _validate_context(sse.kms_context)
             bke = sse.bucket_key_enabled if sse.bucket_key_enabled is not None else bucket.bucket_key_enabled
@@ -221,9 +222,15 @@ class ObjectService:
         raise errors.InvalidArgument(f"The encryption method specified is not supported: {algorithm}")
 
     def read_key(
-        self, bucket: Bucket, cols: ObjectHeaderColumns, kek_id: str, kek_version: int, ck: CustomerKey | None
+        self,
+        bucket: Bucket,
+        cols: ObjectHeaderColumns,
+        kek_id: str,
+        kek_version: int,
+        ck: CustomerKey | None,
+        use: KeyUse,
     ) -> LayerOneKey:
-        """The layer-1 KEK to open a stored part of ``bucket`` (blocking)."""
+        """The layer-1 key to open a stored part of ``bucket``, for ``use`` (blocking)."""
         if cols.sse_mode == SSE_C:
             if ck is None:
                 raise errors.CustomerKeyRequired(
@@ -239,7 +246,7 @@ class ObjectService:
         return LayerOneKey(
             kek_id,
             kek_version,
-            self.rt.keys.decryption_key(kek_id, kek_version, bucket.tenant_id),
+            self.rt.keys.decryption_key(kek_id, kek_version, bucket, use),
             context=canonical_context(cols.kms_context) if cols.sse_mode == SSE_KMS else b"",
         )
 
@@ -424,16 +431,17 @@ class ObjectService:
         opened: list[OpenPart] = []
         if stored.parts:
             op.data_key = (stored.parts[0].kek_id, stored.parts[0].kek_version)
+        use = KeyUse.of(op)
         if head:
             # HEAD still proves the caller holds the key (SSE-C) and that the key is usable
             if rec.sse_mode == SSE_C or customer_key is not None:
-                self.read_key(bucket, rec, stored.parts[0].kek_id, stored.parts[0].kek_version, customer_key)
+                self.read_key(bucket, rec, stored.parts[0].kek_id, stored.parts[0].kek_version, customer_key, use)
         else:
             l1_cache: dict[tuple[str, int], LayerOneKey] = {}
             for p in stored.parts:
                 ident = (p.kek_id, p.kek_version)
                 if ident not in l1_cache:
-                    l1_cache[ident] = self.read_key(bucket, rec, p.kek_id, p.kek_version, customer_key)
+                    l1_cache[ident] = self.read_key(bucket, rec, p.kek_id, p.kek_version, customer_key, use)
                 opened.append(
                     open_part(
                         self.rt,

@@ -1,7 +1,8 @@
 """Rewrap every layer-1 DEK of a bucket under the newest version of its key, without touching a blob.
 
-Runs in the vault process (it holds the transit keys). Each part's DEK1 is unwrapped with the KEK
-version that wrapped it and wrapped again with the latest version; the data blobs never change.
+Runs in the vault process (it holds the transit keys): a *system operation* in Key Access Justifications' terms,
+refused for a key whose owner refuses those. Each part's DEK1 is unwrapped with the bucket key of the version that
+wrapped it and wrapped again with the latest version's; the data blobs never change.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from strongroom.core import errors
-from strongroom.crypto import object_identity, unwrap_dek, wrap_dek
+from strongroom.core.types import SYSTEM_OPERATION
+from strongroom.crypto import bucket_key, object_identity, unwrap_dek, wrap_dek
+from strongroom.keys.release import check_refusal
 from strongroom.keys.transit import TransitEngine
 from strongroom.metadata.repository import Repository, WrappedPart, list_wrapped_parts, replace_wrap
 from strongroom.service.objects import canonical_context
@@ -30,6 +33,7 @@ class RewrapProgress:
 def rewrap_bucket(
     repo: Repository,
     transit: TransitEngine,
+    tenant: str,
     bucket_name: str,
     on_progress: Callable[[RewrapProgress], None] | None = None,
 ) -> Iterator[RewrapProgress]:
@@ -37,22 +41,19 @@ def rewrap_bucket(
     bucket = repo.get_bucket(bucket_name)
     if bucket is None:
         raise errors.NoSuchBucket(BucketName=bucket_name)
+    keys = BucketKeys(transit, tenant, bucket.id)
     parts = list_wrapped_parts(repo, bucket.id)
     progress = RewrapProgress(total=len(parts))
-    latest: dict[str, tuple[int, bytes]] = {}
-    old: dict[tuple[str, int], bytes] = {}
     for part in parts:
         progress.done += 1
         if part.kek_id == SSE_C_KEY_ID:
             progress.skipped_customer_keys += 1  # the customer holds that key; nothing to rewrap here
         else:
-            if part.kek_id not in latest:
-                latest[part.kek_id] = transit.kek_material(part.kek_id)
-            version, kek = latest[part.kek_id]
+            version, kek = keys.latest(part.kek_id)
             if part.kek_version == version:
                 progress.unchanged += 1
             else:
-                _rewrap_one(repo, transit, bucket.id, part, version, kek, old)
+                _rewrap_one(repo, keys, bucket.id, part, version, kek)
                 progress.rewrapped += 1
         if progress.done % 100 == 0 or progress.done == progress.total:
             yield progress
@@ -60,22 +61,39 @@ def rewrap_bucket(
         yield progress
 
 
+class BucketKeys:
+    """The bucket's keys under each vault key version, derived here (they never leave the vault)."""
+
+    def __init__(self, transit: TransitEngine, tenant: str, bucket_id: str) -> None:
+        self._transit = transit
+        self._tenant = tenant
+        self._bucket = uuid.UUID(bucket_id).bytes
+        self._latest: dict[str, tuple[int, bytes]] = {}
+        self._versions: dict[tuple[str, int], bytes] = {}
+
+    def _derive(self, name: str, version: int | None) -> tuple[int, bytes]:
+        check_refusal(self._transit, name, SYSTEM_OPERATION)
+        got, material = self._transit.kek_material(name, version)
+        return got, bucket_key(material, tenant=self._tenant, key_id=name, key_version=got, bucket_id=self._bucket)
+
+    def latest(self, name: str) -> tuple[int, bytes]:
+        if name not in self._latest:
+            self._latest[name] = self._derive(name, None)
+        return self._latest[name]
+
+    def version(self, name: str, version: int) -> bytes:
+        if (name, version) not in self._versions:
+            self._versions[(name, version)] = self._derive(name, version)[1]
+        return self._versions[(name, version)]
+
+
 def _rewrap_one(
-    repo: Repository,
-    transit: TransitEngine,
-    bucket_id: str,
-    part: WrappedPart,
-    version: int,
-    kek: bytes,
-    old: dict[tuple[str, int], bytes],
+    repo: Repository, keys: BucketKeys, bucket_id: str, part: WrappedPart, version: int, kek: bytes
 ) -> None:
-    ident = (part.kek_id, part.kek_version)
-    if ident not in old:
-        old[ident] = transit.kek_material(part.kek_id, part.kek_version)[1]
     identity = object_identity(uuid.UUID(bucket_id), part.key, part.version_id, part.part_number)
     context = canonical_context(part.kms_context) if part.sse_mode == "SSE-KMS" else b""
     dek = unwrap_dek(
-        old[ident],
+        keys.version(part.kek_id, part.kek_version),
         part.wrapped_dek1,
         layer=1,
         key_id=part.kek_id,

@@ -6,8 +6,8 @@ while sealed (the barrier raises KeyStoreSealed).
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
+import functools
 import json
 import logging
 import secrets
@@ -18,14 +18,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from strongroom.core import errors
+from strongroom.core.clock import utcnow
+from strongroom.core.types import KeyUse
 from strongroom.keys import namespaces as ns
 from strongroom.keys.kv import KVv2Engine
 from strongroom.keys.namespaces import Namespace
+from strongroom.keys.release import BucketFacts, GrantFacts, Released, ReleaseFacts, release_bucket_key
 from strongroom.keys.seal import InitResult, SealManager, SealStatus
 from strongroom.keys.storage import VaultStorage, walk
 from strongroom.keys.tokens import TENANT_ADMIN_POLICY, TENANT_ADMIN_POLICY_NAME, TokenEntry, TokenStore
 from strongroom.keys.transit import TransitEngine
+from strongroom.metadata.governance import GovernanceStore
 from strongroom.metadata.repository import Repository
+from strongroom.service.disclosures import gag_in_force
 
 log = logging.getLogger("strongroom.vault")
 
@@ -316,19 +321,41 @@ class VaultCore:
         space = self._key_namespace(name, namespace)
         return {**space.transit.read_key(name), "tenant": space.tenant}
 
-    def kek(self, name: str, version: int | None, namespace: str = ns.ROOT) -> dict[str, Any]:
-        """KEK material for wrapping object DEKs (internal API only)."""
+    def release_bucket_key(
+        self, name: str, version: int | None, namespace: str, bucket: str, bucket_id: str, use: KeyUse
+    ) -> Released:
+        """The bucket key of ``bucket`` under key ``name`` of ``namespace``, if the release rule allows ``use``
+        (keys/release.py; internal API only). The vault key's own material never leaves the vault."""
         space = self._key_namespace(name, namespace)
-        got_version, material = space.transit.kek_material(name, version)
-        info = space.transit.read_key(name)
-        return {
-            "name": name,
-            "version": got_version,
-            "material": base64.b64encode(material).decode(),
-            "tenant": space.tenant,
-            "region": info.get("region", "local"),
-            "state": info.get("state", "enabled"),
-        }
+        return release_bucket_key(
+            space.transit, space.tenant, name, version, bucket, bucket_id, use, self.release_facts
+        )
+
+    @functools.cached_property
+    def release_facts(self) -> ReleaseFacts:
+        repo = self.repo
+        governance = GovernanceStore(repo) if repo is not None else None
+
+        def bucket(name: str) -> BucketFacts | None:
+            row = repo.get_bucket(name) if repo is not None else None
+            return None if row is None else BucketFacts(row.id, row.name, row.tenant_id)
+
+        def grant(grant_id: str) -> GrantFacts | None:
+            got = governance.get_request_of_grant(grant_id) if governance is not None else None
+            if got is None:
+                return None
+            g, case_id = got
+            if case_id is not None:
+                # a case under a non-disclosure order in force stays unnamed in the tenant's chain: the release is
+                # what the tenant knowingly approved, an operator's lockbox grant (docs/ARCHITECTURE.md)
+                case = governance.get_case(case_id)
+                if case is None or gag_in_force(case, utcnow()):
+                    case_id = None
+            return GrantFacts(
+                g.id, g.operator, g.tenant_id, g.bucket_id, g.expires_at, g.revoked_at is not None, case_id
+            )
+
+        return ReleaseFacts(bucket=bucket, grant=grant, credential=self.get_credential)
 
     def _key_namespace(self, name: str, namespace: str) -> Namespace:
         try:

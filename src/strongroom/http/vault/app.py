@@ -26,6 +26,7 @@ from starlette.types import Receive, Scope, Send
 
 from strongroom import __version__
 from strongroom.core import errors
+from strongroom.core.types import JUSTIFICATIONS, KeyUse
 from strongroom.http.vault import audit as audit_entry
 from strongroom.http.vault import fields as f
 from strongroom.http.vault.chainaudit import call_pending
@@ -72,7 +73,9 @@ class Call:
     source_ip: str | None = None
     source_port: int | None = None
     bytes_in: int = 0
-    released: tuple[str, int] | None = None  # the key (name, version) an internal kek call released
+    #: what an internal bucket-key call asked for and (when granted) released: key, version, acting principal,
+    #: operation, justification, grant, bucket (the audit entry's ``key_release``)
+    key_release: dict[str, Any] | None = None
     audited: bool = False  # its audit chain entry is written
 
     # --- the operation record (what the audit log records): a vault request's action is the capability its
@@ -945,6 +948,32 @@ def sr_key_lifecycle(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
     return _data(call, out) if isinstance(out, dict) else None
 
 
+@route("read", r"strongroom/keys/(?P<name>[^/]+)/key-access")
+def sr_key_access(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    """Which key access justifications the key's owner refuses for this key (keys/release.py)."""
+    t = call.space.transit
+    t.read_key(m["name"])  # 404 for a missing key
+    return _data(
+        call,
+        {"refused_justifications": list(t.refused_justifications(m["name"])), "justifications": list(JUSTIFICATIONS)},
+    )
+
+
+@route("update", r"strongroom/keys/(?P<name>[^/]+)/key-access")
+def sr_key_access_set(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    """Set the refused justifications: ``{"refused_justifications": [...]}`` (an empty list refuses none)."""
+    refused = f.comma_list("refused_justifications", call.body.get("refused_justifications"))
+    if refused is None:
+        raise VaultHTTPError(400, ["refused_justifications is required (a list; empty refuses none)"])
+    unknown = sorted(set(refused) - set(JUSTIFICATIONS))
+    if unknown:
+        raise VaultHTTPError(
+            400, [f"unknown justification(s) {', '.join(unknown)}; valid: {', '.join(JUSTIFICATIONS)}"]
+        )
+    got = call.space.transit.set_refused_justifications(m["name"], tuple(refused))
+    return _data(call, {"refused_justifications": list(got), "justifications": list(JUSTIFICATIONS)})
+
+
 def _bucket(app: VaultApp, call: Call, name: str) -> Any:
     """The bucket ``name`` if it belongs to the request namespace's tenant (its keys live there); else 404."""
     bucket = app.core.repo.get_bucket(name) if app.core.repo is not None else None
@@ -985,7 +1014,7 @@ def sr_bucket_rewrap(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
 
     def lines() -> Any:
         try:
-            for p in rewrap_bucket(repo, transit, m["name"]):
+            for p in rewrap_bucket(repo, transit, call.space.tenant, m["name"]):
                 yield json.dumps(p.__dict__).encode() + b"\n"
         except errors.StrongroomError as exc:
             yield json.dumps({"error": exc.message}).encode() + b"\n"
@@ -996,12 +1025,56 @@ def sr_bucket_rewrap(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
 # --- internal API (S3 gateways, with the per-start internal token); X-Vault-Namespace selects the tenant ---------
 
 
-@route("read", r"strongroom/internal/kek/(?P<name>[^/]+)")
-def sr_internal_kek(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    version = f.integer("version", call.query.get("version"))
-    got = app.core.kek(m["name"], version, call.namespace)
-    call.released = (m["name"], int(got["version"]))
-    return _data(call, got)
+def _key_use(body: dict[str, Any]) -> KeyUse:
+    """The acting principal, operation, grant and justification of a bucket-key request (the wire shape is
+    ``KeyUse.to_wire``)."""
+    principal = f.mapping("principal", body.get("principal")) or {}
+    kind = f.string("principal.type", principal.get("type"))
+    operation = f.string("operation", body.get("operation"))
+    justification = f.string("justification", body.get("justification"))
+    if not kind or not operation or not justification:
+        raise VaultHTTPError(400, ["principal.type, operation and justification are required"])
+    return KeyUse(
+        principal_type=kind,
+        tenant=f.string("principal.tenant", principal.get("tenant")) or "",
+        user=f.string("principal.user", principal.get("user")) or "",
+        access_key=f.string("principal.access_key", principal.get("access_key")),
+        operation=operation,
+        grant=f.string("grant", body.get("grant")),
+        justification=justification,
+    )
+
+
+@route("update", r"strongroom/internal/bucket-key/(?P<name>[^/]+)")
+def sr_internal_bucket_key(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    """The bucket key of one bucket under a version of the key (None: the latest, to encrypt with), for whom the
+    gateway acts (keys/release.py decides; the key's own material never leaves the vault)."""
+    version = f.integer("version", call.body.get("version"))
+    bucket = f.string("bucket", call.body.get("bucket"))
+    bucket_id = f.string("bucket_id", call.body.get("bucket_id"))
+    if not bucket or not bucket_id:
+        raise VaultHTTPError(400, ["bucket and bucket_id are required"])
+    use = _key_use(call.body)
+    call.key_release = {
+        "key": {"name": m["name"], "version": version},
+        "bucket": bucket,
+        "acting": {"type": use.principal_type, "tenant": use.tenant, "user": use.user, "access_key": use.access_key},
+        "operation": use.operation,
+        "justification": use.justification,
+        "grant": use.grant,
+    }
+    got = app.core.release_bucket_key(m["name"], version, call.namespace, bucket, bucket_id, use)
+    call.key_release["key"]["version"] = got.version
+    call.key_release["justification"] = got.justification
+    return _data(
+        call,
+        {
+            "version": got.version,
+            "key": base64.b64encode(got.key).decode(),
+            "justification": got.justification,
+            "ttl": got.ttl,
+        },
+    )
 
 
 @route("read", r"strongroom/internal/keyinfo/(?P<name>[^/]+)")

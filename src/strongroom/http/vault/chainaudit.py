@@ -1,9 +1,11 @@
 """The audit chain entry of a vault call (every Vault API and internal request, refused ones included).
 
 The caller is named by its token's accessor, display name and policies (never the token); internal calls by the
-gateway, with the justification the internal API states for releasing key material. An entry goes to the chain of
-the namespace's tenant (the root namespace is the operators' chain ``system``), and, for a root-namespace token
-acting in a tenant's namespace, to ``system`` as well.
+gateway, with the justification the internal API states for it. A bucket-key release (granted or refused) also
+records the key and version, the bucket, the principal the gateway acts for, its operation, the justification the
+vault judged it to be and the lockbox grant. An entry goes to the chain of the namespace's tenant (the root namespace
+is the operators' chain ``system``), and, for a root-namespace token acting in a tenant's namespace or a release for
+an operator, to ``system`` as well.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from strongroom.core.types import SYSTEM_TENANT
 
 #: why the internal API releases or uses key material, by route family (Key Access Justifications' vocabulary)
 _INTERNAL_JUSTIFICATION = {
-    "kek": "customer-initiated access (a data operation of the tenant's principals, through a gateway)",
     "keyinfo": "system operation (key metadata for a data operation)",
     "keys": "system operation (a bucket's key created with its bucket)",
     "credentials": "system operation (S3 signature verification)",
@@ -68,10 +69,22 @@ def call_pending(call: Any, status: int, error: str | None) -> Pending:
     }
     if call.internal:
         family = call.path.split("/")[2] if call.path.count("/") >= 2 else ""
-        fields["justification"] = _INTERNAL_JUSTIFICATION.get(family, "system operation")
-        if family == "kek" and call.released is not None:
-            fields["key"] = {"name": call.released[0], "version": call.released[1]}
+        release = call.key_release
+        if family == "bucket-key" and release is not None:
+            # a bucket key asked for (granted or refused): for whom, why, under which grant
+            fields["justification"] = release["justification"]
+            fields["key"] = dict(release["key"])
+            fields["bucket"] = release["bucket"]
+            fields["acting_principal"] = dict(release["acting"])
+            fields["acting_operation"] = release["operation"]
+            if release["grant"]:
+                fields["grant"] = release["grant"]
+        else:
+            fields["justification"] = _INTERNAL_JUSTIFICATION.get(family, "system operation")
     chains = [tenant]
+    release = call.key_release if call.internal else None
+    if release is not None and release["acting"]["tenant"] == SYSTEM_TENANT and tenant != SYSTEM_TENANT:
+        chains.append(SYSTEM_TENANT)  # an operator's release (under a grant or refused): the operators' chain too
     if token is not None and not token.namespace and tenant != SYSTEM_TENANT:
         chains.append(SYSTEM_TENANT)  # an operator's token in a tenant's namespace: both chains
     label = "gateway" if call.internal else f"token:{token.accessor}" if token is not None else "anonymous"

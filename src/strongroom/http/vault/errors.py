@@ -27,6 +27,8 @@ def from_domain(exc: e.StrongroomError) -> VaultHTTPError:
         return VaultHTTPError(501, ["Vault is not initialized"])
     if isinstance(exc, e.VaultError):
         return VaultHTTPError(exc.status, [exc.message] if exc.message else [], exc.data)
+    if isinstance(exc, e.KeyReleaseRefused):
+        return VaultHTTPError(403, [exc.message])
     if isinstance(exc, e.AccessDenied):
         return permission_denied()
     if isinstance(exc, (e.KeyDisabled, e.KeyPendingDeletion, e.KeyDestroyed)):
