@@ -10,8 +10,9 @@ releases it only when:
 * the acting principal may use the key:
 
   - **customer-initiated**: a user of the key's tenant (operators too, for the tenant ``system``'s own keys) whose
-    access key is live in the vault and belongs to that user, or a principal the bucket's owner let in (another tenant's user, an anonymous caller) by its bucket
-    policy or ACL, as the gateway's single authorization point decided; operators never;
+    access key is live in the vault and belongs to that user, or a principal the bucket's owner let in (another
+    tenant's user, an anonymous caller) by its bucket policy or ACL, as the gateway's single authorization point
+    decided; operators never, on another tenant's key;
   - **operator-lockbox / third-party**: an operator (a user of tenant ``system``) under a lockbox grant that names
     that operator, the key's tenant and this bucket, neither revoked nor expired, for reading only (never a key
     to encrypt with). The grant's request decides which of the two it is: one filed for a third-party case is

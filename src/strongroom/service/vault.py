@@ -341,7 +341,9 @@ class VaultCore:
             return None if row is None else BucketFacts(row.id, row.name, row.tenant_id)
 
         def grant(grant_id: str) -> GrantFacts | None:
-            got = governance.get_request_of_grant(grant_id) if governance is not None else None
+            if governance is None:
+                return None
+            got = governance.get_request_of_grant(grant_id)
             if got is None:
                 return None
             g, case_id = got
