@@ -162,8 +162,9 @@ def run_inline(mode: str, n: int, audit: bool = True) -> None:
     )
 
 
-def run_callgrind(mode: str, n: int, audit: bool = True) -> None:
-    """Re-run this tool under callgrind with instrumentation on only between READY and DONE."""
+def run_callgrind(mode: str, n: int, audit: bool = True, keep: Path | None = None) -> None:
+    """Re-run this tool under callgrind with instrumentation on only between READY and DONE (``keep``: copy the
+    dumps there, for ``callgrind_annotate``)."""
     for tool in ("valgrind", "callgrind_control"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} not found (Debian: apt-get install valgrind)")
@@ -203,6 +204,11 @@ def run_callgrind(mode: str, n: int, audit: bool = True) -> None:
             total += max((int(c) for c in counts), default=0)  # a dump's header summary may read 0
         off = "" if audit else ", audit log OFF"
         print(f"{mode}: {total / n:,.0f} instructions per 4 KiB request (callgrind, {n} requests{off})")
+        if keep is not None:
+            keep.mkdir(parents=True, exist_ok=True)
+            for dump in out_dir.glob(f"callgrind.out.{pid}*"):
+                shutil.copy(dump, keep / dump.name)
+            print(f"  callgrind dumps kept in {keep} (callgrind_annotate --inclusive=yes FILE)")
     finally:
         if child.poll() is None:
             child.kill()
@@ -214,12 +220,13 @@ def main() -> None:
     ap.add_argument("mode", choices=("get", "put"))
     ap.add_argument("-n", type=int, default=None, help="timed requests (default 3,000; 300 under --callgrind)")
     ap.add_argument("--callgrind", action="store_true", help="count instructions with valgrind (deterministic)")
+    ap.add_argument("--keep", type=Path, default=None, help="with --callgrind: keep the dumps in this directory")
     ap.add_argument(
         "--audit-off", action="store_true", help="the audit log off (STRONGROOM_AUDIT_LOG=false), to see its cost"
     )
     args = ap.parse_args()
     if args.callgrind:
-        run_callgrind(args.mode, args.n or 300, not args.audit_off)
+        run_callgrind(args.mode, args.n or 300, not args.audit_off, args.keep)
     else:
         run_inline(args.mode, args.n or 3000, not args.audit_off)
 

@@ -8,7 +8,11 @@ Two ways an entry becomes durable, and no response leaves before it is:
 - **group commit.** Every other entry (reads, refusals, failures, operations that changed nothing) is handed to
   :meth:`AuditLog.record`, which waits until a batch holding it has committed. One writer thread per process takes
   the entries queued while it wrote the previous batch: one transaction for all the requests that ended meanwhile
-  (a dedicated thread and connection: cheaper than a worker-thread hop per request).
+  (a dedicated thread and connection: cheaper than a worker-thread hop per request);
+- **in the request's own hop, when nothing waits.** A GET or HEAD that has its whole answer in the worker-thread
+  hop that read it writes its entry there (:meth:`AuditLog.record_now`) if the writer is idle and nothing is
+  queued: at low concurrency that saves the hand-over to the writer and back (two thread wake-ups per request);
+  when the writer is busy the entry takes the group commit as above, so batching under load is unchanged.
 
 If an entry cannot be written the caller gets :class:`~strongroom.core.errors.AuditUnavailable` (a 503 to the
 client): nothing is answered that the log does not hold.
@@ -101,6 +105,7 @@ class AuditLog:
     )
     _writer: threading.Thread | None = None
     _writer_lock: threading.Lock = field(default_factory=threading.Lock)
+    _writing: threading.Lock = field(default_factory=threading.Lock)  # held while a batch or an entry is written
     _due: set[str] = field(default_factory=set)  # chains CHECKPOINT_EVERY entries past their checkpoint
 
     def _note(self, past: dict[str, int]) -> None:
@@ -174,7 +179,8 @@ class AuditLog:
                 except queue.Empty:
                     break
             try:
-                past = self.store.append([e for e, _, _ in batch])
+                with self._writing:
+                    past = self.store.append([e for e, _, _ in batch])
                 failed = None
             except Exception as exc:  # noqa: BLE001 - every waiter learns the log could not take its entry
                 log.error("audit log write failed: %s", type(exc).__name__)
@@ -187,6 +193,24 @@ class AuditLog:
             for loop, futs in by_loop.items():  # one wake-up per event loop and batch
                 with contextlib.suppress(RuntimeError):  # that event loop is closed: nobody waits any more
                     loop.call_soon_threadsafe(_settle, futs, failed)
+
+    def record_now(self, op: Operation, api: str, status: int, error: str | None, bytes_out: int = 0) -> None:
+        """Blocking, in a request's worker thread, once its answer is known: write ``op``'s entry now if the writer
+        is idle and no entry waits for it; otherwise (or if the write fails) leave ``op`` unaudited, so the group
+        commit takes it (and fails closed) when the response is ready."""
+        if op.audited or not self.enabled or not self._queue.empty():
+            return
+        if not self._writing.acquire(blocking=False):
+            return
+        try:
+            past = self.store.append([pending(op, api, status, error, bytes_out)])
+        except Exception as exc:  # noqa: BLE001 - the group commit tries again and answers 503 if it cannot
+            log.error("audit log write failed: %s", type(exc).__name__)
+            return
+        finally:
+            self._writing.release()
+        self._note(past)
+        op.audited = True
 
     def record_blocking(self, op: Operation, api: str, status: int, error: str | None, bytes_out: int = 0) -> None:
         """Blocking (no event loop): write ``op``'s entry now, in its own transaction."""

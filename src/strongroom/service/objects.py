@@ -16,7 +16,7 @@ import hashlib
 import json
 import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -394,8 +394,11 @@ class ObjectService:
         conditions: Conditions,
         customer_key: CustomerKey | None,
         head: bool,
+        answer: Callable[[ObjectView], tuple[int, int]] | None = None,
     ) -> ObjectView:
-        args = (op, bucket_name, key, range_header, part_number, conditions, customer_key, head)
+        """The object's view. ``answer`` gives the (status, bytes out) the caller will answer with a view: when the
+        whole answer is known in the worker-thread hop (a HEAD, a small GET), the audit entry is written there."""
+        args = (op, bucket_name, key, range_header, part_number, conditions, customer_key, head, answer)
         try:
             return await self._get(*args)
         except errors.BlobNotFound:
@@ -423,6 +426,7 @@ class ObjectService:
         conditions: Conditions,
         customer_key: CustomerKey | None,
         head: bool,
+        answer: Callable[[ObjectView], tuple[int, int]] | None = None,
     ) -> tuple[ObjectView, list[OpenPart]]:
         """Blocking: resolve the object and its keys, check preconditions and the range, and read the plaintext
         when the range is at most SMALL_READ bytes (larger ones are streamed by the caller)."""
@@ -471,6 +475,9 @@ class ObjectService:
             finally:
                 READ_LEASES.release(blob_ids)
             view.body = _once(view.data)
+        if answer is not None and (head or view.data is not None or end < start):
+            status, bytes_out = answer(view)
+            self.rt.audit.record_now(op, "s3", status, None, bytes_out)
         return view, opened
 
     def _part_range(self, stored: StoredObject, part_number: int) -> tuple[int, int] | None:

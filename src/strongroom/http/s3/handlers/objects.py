@@ -119,6 +119,7 @@ async def _get(app: S3App, req: S3Request, head: bool) -> Response:
             conditions=hdr.conditions(req.headers),
             customer_key=ck,
             head=head,
+            answer=lambda view: answer_of(view, head),
         )
     except errors.InvalidRange as exc:
         if "PartNumberRequested" not in exc.context:
@@ -130,6 +131,12 @@ async def _get(app: S3App, req: S3Request, head: bool) -> Response:
             **{k: str(v) for k, v in exc.context.items() if k in ("PartNumberRequested", "ActualPartCount")},
         ) from None
     return object_response(req, view, head, ck)
+
+
+def answer_of(view: ObjectView, head: bool) -> tuple[int, int]:
+    """The status a GET/HEAD answers a view with, and the body bytes it sends."""
+    length = view.end - view.start + 1 if view.end >= view.start else 0
+    return (206 if view.partial else 200), (0 if head else length)
 
 
 def object_response(req: S3Request, view: ObjectView, head: bool, ck: Any) -> Response:
@@ -164,10 +171,8 @@ def object_response(req: S3Request, view: ObjectView, head: bool, ck: Any) -> Re
         override = req.query.get("response-" + name)
         if override is not None:
             headers[name] = override
-    length = view.end - view.start + 1 if view.end >= view.start else 0
-    status = 200
+    status, length = answer_of(view, False)  # the body's length, also for a HEAD
     if view.partial:
-        status = 206
         headers["content-range"] = f"bytes {view.start}-{view.end}/{rec.size}"
     headers["content-length"] = str(length)
     if head or view.body is None:
