@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import pytest
 
+from strongroom.audit import sink
 from strongroom.audit.sink import AuditLog
 from strongroom.core import errors
 from strongroom.core.types import Operation, Principal
@@ -92,3 +94,51 @@ def test_off_writes_nothing(store: AuditStore) -> None:
     audit.record_now(o, "s3", 200, None, 0)
     asyncio.run(audit.record(o, "s3", 200, None, 0))
     assert stored(store) == [] and not o.audited
+
+
+def test_record_now_leaves_the_entry_to_group_commit_while_other_requests_are_in_flight(store: AuditStore) -> None:
+    audit = AuditLog(store)
+    audit.inflight = 3  # this request and two others: their entries should share one transaction
+    o = op()
+    audit.record_now(o, "s3", 200, None, 0)
+    assert not o.audited and stored(store) == []
+    audit.inflight = 1
+    audit.record_now(o, "s3", 200, None, 0)
+    assert o.audited and len(stored(store)) == 1
+
+
+def test_the_writer_holds_a_batch_open_for_requests_in_flight(
+    store: AuditStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With three requests in flight whose entries arrive a little apart, one transaction takes all three."""
+    audit = AuditLog(store)
+    monkeypatch.setattr(sink, "BATCH_WAIT", 0.5)
+    batches: list[int] = []
+    real = store.append
+
+    def counting(entries: list[Any]) -> dict[str, int]:
+        batches.append(len(entries))
+        return real(entries)
+
+    monkeypatch.setattr(store, "append", counting)
+    ops = [op(i) for i in range(3)]
+    audit.inflight = 3
+
+    async def one(o: Operation, delay: float) -> None:
+        await asyncio.sleep(delay)
+        await audit.record(o, "s3", 200, None, 0)
+
+    async def main() -> None:
+        await asyncio.gather(*(one(o, 0.05 * i) for i, o in enumerate(ops)))
+
+    asyncio.run(main())
+    assert batches == [3] and [e["seq"] for e in stored(store)] == [0, 1, 2]
+
+
+def test_the_writer_does_not_wait_for_a_lone_request(store: AuditStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    audit = AuditLog(store)
+    monkeypatch.setattr(sink, "BATCH_WAIT", 30.0)  # a wait would time the test out
+    audit.inflight = 1
+    o = op()
+    asyncio.run(asyncio.wait_for(audit.record(o, "s3", 200, None, 0), timeout=10))
+    assert o.audited

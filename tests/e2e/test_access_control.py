@@ -698,3 +698,41 @@ def test_delete_objects_decides_per_key(env: Env) -> None:
         assert root.get_object(Bucket=bucket, Key=k)["Body"].read() == k.encode()
     # and a single DeleteObject outside tmp/ is refused
     assert _failure(lambda: member.delete_object(Bucket=bucket, Key="e.txt")) == (403, "AccessDenied")
+
+
+def test_setting_an_acl_on_a_write_needs_put_object_acl(env: Env) -> None:
+    """As in S3: PutObject, CopyObject, CreateMultipartUpload and POST with an ACL (canned or grant headers) also
+    need s3:PutObjectAcl; refused with AccessDenied, nothing written. Without an ACL, s3:PutObject is enough."""
+    root = env.root
+    bucket = _name("acl-put")
+    root.create_bucket(Bucket=bucket)
+    root.put_object(Bucket=bucket, Key="src.txt", Body=b"source")
+    objects = f"arn:aws:s3:::{bucket}/*"
+    _u, _k, _s, writer = _member(
+        env, env.admin, "default", _allow({"Action": ["s3:PutObject", "s3:GetObject"], "Resource": objects})
+    )
+    _u, _k, _s, acl_writer = _member(
+        env,
+        env.admin,
+        "default",
+        _allow({"Action": ["s3:PutObject", "s3:PutObjectAcl", "s3:GetObject"], "Resource": objects}),
+    )
+    denied = (403, "AccessDenied")
+    owner = root.get_bucket_acl(Bucket=bucket)["Owner"]["ID"]
+    assert _failure(lambda: writer.put_object(Bucket=bucket, Key="a.txt", Body=b"a", ACL="private")) == denied
+    assert _failure(lambda: writer.put_object(Bucket=bucket, Key="a.txt", Body=b"a", GrantRead=f"id={owner}")) == denied
+    copy = {"Bucket": bucket, "Key": "src.txt"}
+    assert _failure(lambda: writer.copy_object(Bucket=bucket, Key="c.txt", CopySource=copy, ACL="private")) == denied
+    assert _failure(lambda: writer.create_multipart_upload(Bucket=bucket, Key="m.txt", ACL="private")) == denied
+    assert [o["Key"] for o in root.list_objects_v2(Bucket=bucket)["Contents"]] == ["src.txt"]
+    assert root.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    # without an ACL the write is the writer's right; with s3:PutObjectAcl the ACL is set too
+    writer.put_object(Bucket=bucket, Key="a.txt", Body=b"a")
+    acl_writer.put_object(Bucket=bucket, Key="b.txt", Body=b"b", ACL="private")
+    acl_writer.copy_object(Bucket=bucket, Key="c.txt", CopySource=copy, ACL="private")
+    assert sorted(o["Key"] for o in root.list_objects_v2(Bucket=bucket)["Contents"]) == [
+        "a.txt",
+        "b.txt",
+        "c.txt",
+        "src.txt",
+    ]

@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import tests.conftest as ct
 from botocore.exceptions import ClientError
+from sqlalchemy import create_engine, select
 from tests.e2e import timeshift
 
 from strongroom.http.admin.client import AdminClient, AdminError
-from strongroom.metadata.models import LockboxGrant, LockboxRequest
+from strongroom.metadata.models import Bucket, LockboxGrant, LockboxRequest
 
 if TYPE_CHECKING:
     from tests.conftest import Server
@@ -301,20 +302,23 @@ def stolen_internal_token(w: World) -> str:
     pytest.fail("no process holds the internal token")
 
 
-def ask_bucket_key(w: World, token: str, grant: str | None, operation: str = "s3:GetObject", **over: Any) -> Any:
-    """Ask the vault for the bucket key of acme's data bucket, as the gateway would for the operator system/admin."""
-    import httpx
-    from sqlalchemy import create_engine, select
-
-    from strongroom.metadata.models import Bucket
-
-    info = json.loads((w.srv.data_dir / "run" / "vault.json").read_text())
+def bucket_row(w: World, name: str) -> tuple[str, str]:
+    """A bucket's id and the name of its SSE-S3 key in the vault (from the server's database)."""
     engine = create_engine(f"sqlite:///{w.srv.data_dir / 'strongroom.db'}")
     try:
         with engine.connect() as conn:
-            bucket_id, key_id = conn.execute(select(Bucket.id, Bucket.bucket_key_id).where(Bucket.name == w.data)).one()
+            got = conn.execute(select(Bucket.id, Bucket.bucket_key_id).where(Bucket.name == name)).one()
+            return str(got[0]), str(got[1])
     finally:
         engine.dispose()
+
+
+def ask_bucket_key(w: World, token: str, grant: str | None, operation: str = "s3:GetObject", **over: Any) -> Any:
+    """Ask the vault for the bucket key of acme's data bucket, as the gateway would for the operator system/admin."""
+    import httpx
+
+    info = json.loads((w.srv.data_dir / "run" / "vault.json").read_text())
+    bucket_id, key_id = bucket_row(w, w.data)
     body = {
         "version": 1,
         "bucket": w.data,
@@ -378,6 +382,36 @@ def test_the_vault_refuses_key_release_to_an_operator_outside_a_grant(world: Wor
     assert {e["request_id"] for e in refused} <= {
         e["request_id"] for e in w.ops.request("GET", "/audit/entries?limit=1000")["entries"] if e["api"] == "vault"
     }
+
+
+def test_the_tenant_can_refuse_lockbox_access_per_key_even_under_an_approved_grant(world: World) -> None:
+    """acme refuses operator-lockbox releases for its data bucket's key: an approved grant then reads nothing there
+    (the vault refuses the key, whatever the gateway's authorization allowed); lifting the refusal restores it."""
+    w = world
+    rid = file_request(w)["id"]
+    w.acme_admin.request("POST", f"/lockbox/requests/{rid}/approve")
+    s3 = w.ops_s3
+
+    def get() -> str | None:
+        return s3_code(lambda: s3.get_object(Bucket=w.data, Key="logs/a.txt")["Body"].read())
+
+    assert eventually(lambda: get() is None)
+    _bucket_id, key_id = bucket_row(w, w.data)
+    vault = w.srv.tenant_vault(w.acme_admin._access, w.acme_admin._secret)
+    path = f"/v1/strongroom/keys/{key_id}/key-access"
+    vault.adapter.post(path, json={"refused_justifications": ["operator-lockbox"]})
+    assert eventually(lambda: get() == "AccessDenied")
+    # a HEAD opens no key (SSE-S3): the grant still shows the object exists; the bytes stay with the tenant
+    assert s3.head_object(Bucket=w.data, Key="logs/a.txt")["ContentLength"] == len(b"acme logs/a.txt")
+    acme = w.acme_admin.request("GET", "/audit/entries?limit=1000&outcome=denied")["entries"]
+    assert any(
+        e["api"] == "vault" and e.get("key", {}).get("name") == key_id and e["justification"] == "operator-lockbox"
+        for e in acme
+    )
+    vault.adapter.post(path, json={"refused_justifications": []})
+    assert eventually(lambda: get() is None)
+    w.acme_admin.request("POST", f"/lockbox/requests/{rid}/revoke")
+    assert eventually(lambda: get() == "AccessDenied")
 
 
 def test_one_key_grant_reads_that_key_only(world: World) -> None:

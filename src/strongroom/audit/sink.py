@@ -9,10 +9,13 @@ Two ways an entry becomes durable, and no response leaves before it is:
   :meth:`AuditLog.record`, which waits until a batch holding it has committed. One writer thread per process takes
   the entries queued while it wrote the previous batch: one transaction for all the requests that ended meanwhile
   (a dedicated thread and connection: cheaper than a worker-thread hop per request);
-- **in the request's own hop, when nothing waits.** A GET or HEAD that has its whole answer in the worker-thread
-  hop that read it writes its entry there (:meth:`AuditLog.record_now`) if the writer is idle and nothing is
-  queued: at low concurrency that saves the hand-over to the writer and back (two thread wake-ups per request);
-  when the writer is busy the entry takes the group commit as above, so batching under load is unchanged.
+- **in the request's own hop, when it is alone.** A GET or HEAD that has its whole answer in the worker-thread
+  hop that read it writes its entry there (:meth:`AuditLog.record_now`) if no other request is in flight in this
+  process and the writer is idle: at one connection that saves the hand-over to the writer and back (two thread
+  wake-ups per request). With others in flight the entry takes the group commit, and the writer, seeing requests
+  in flight, waits up to ``BATCH_WAIT`` for their entries to fill a batch (a commit delay, as PostgreSQL's
+  ``commit_delay`` with ``commit_siblings``): one transaction's fixed cost (its head-row update and its WAL pages)
+  then serves several requests instead of one.
 
 If an entry cannot be written the caller gets :class:`~strongroom.core.errors.AuditUnavailable` (a 503 to the
 client): nothing is answered that the log does not hold.
@@ -46,6 +49,9 @@ from strongroom.metadata.auditstore import AuditStore
 
 log = logging.getLogger("strongroom.audit")
 
+#: how long the writer may hold a batch open for the entries of requests still in flight (their wait is latency,
+#: not CPU: under load others run meanwhile)
+BATCH_WAIT = 0.001
 CHECKPOINT_EVERY = 1000
 CHECKPOINT_SECONDS = 60.0
 SWEEP_SECONDS = 5.0
@@ -106,6 +112,8 @@ class AuditLog:
     _writer: threading.Thread | None = None
     _writer_lock: threading.Lock = field(default_factory=threading.Lock)
     _writing: threading.Lock = field(default_factory=threading.Lock)  # held while a batch or an entry is written
+    #: requests in flight in this process (kept by the apps on their event loop; a hint for batching only)
+    inflight: int = 0
     _due: set[str] = field(default_factory=set)  # chains CHECKPOINT_EVERY entries past their checkpoint
 
     def _note(self, past: dict[str, int]) -> None:
@@ -178,6 +186,17 @@ class AuditLog:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
+            if self.inflight > len(batch):
+                # other requests are still running: give their entries a moment to join this transaction
+                deadline = time.monotonic() + BATCH_WAIT
+                while self.inflight > len(batch):
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    try:
+                        batch.append(self._queue.get(timeout=remaining))
+                    except queue.Empty:
+                        break
             try:
                 with self._writing:
                     past = self.store.append([e for e, _, _ in batch])
@@ -195,10 +214,10 @@ class AuditLog:
                     loop.call_soon_threadsafe(_settle, futs, failed)
 
     def record_now(self, op: Operation, api: str, status: int, error: str | None, bytes_out: int = 0) -> None:
-        """Blocking, in a request's worker thread, once its answer is known: write ``op``'s entry now if the writer
-        is idle and no entry waits for it; otherwise (or if the write fails) leave ``op`` unaudited, so the group
-        commit takes it (and fails closed) when the response is ready."""
-        if op.audited or not self.enabled or not self._queue.empty():
+        """Blocking, in a request's worker thread, once its answer is known: write ``op``'s entry now if it is the
+        only request in flight and the writer is idle; otherwise (or if the write fails) leave ``op`` unaudited, so
+        the group commit takes it (and fails closed) when the response is ready."""
+        if op.audited or not self.enabled or self.inflight > 1 or not self._queue.empty():
             return
         if not self._writing.acquire(blocking=False):
             return

@@ -487,7 +487,8 @@ class AccessConfig:
 
     async def requested_acl(self, op: Operation, headers: dict[str, str], bucket: str | None) -> str | None:
         """The ACL a write asks for in its headers (JSON for the row), checked against the bucket's ownership
-        setting and public access blocks; None when none is asked for."""
+        setting and public access blocks; None when none is asked for. An object write that sets an ACL also needs
+        ``s3:PutObjectAcl`` on the object, as in S3 (AccessDenied otherwise)."""
         if "x-amz-acl" not in headers and not any(h in headers for h in acls.GRANT_HEADERS):
             return None
 
@@ -498,6 +499,8 @@ class AccessConfig:
             facts = self.access._load_bucket(bucket)
             if facts is None:
                 raise errors.NoSuchBucket("The specified bucket does not exist", BucketName=bucket)
+            if op.key is not None and not self.access.allowed(op, "s3:PutObjectAcl", "object", bucket, op.key):
+                raise errors.AccessDenied()
             return self._stored(self._header_acl(headers, facts.tenant, facts.ownership, facts.pab))
 
         return await self.rt.run(build)

@@ -105,6 +105,14 @@ class S3App:
 
     # --- ASGI entry -------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        audit = self.audit
+        audit.inflight += 1  # a hint for the audit writer's batching (audit/sink.py)
+        try:
+            await self._serve(scope, receive, send)
+        finally:
+            audit.inflight -= 1
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert scope["type"] == "http"
         request_id = secrets.token_hex(8).upper()
         receives = 0
