@@ -18,6 +18,7 @@ Usage (from the repository root, after ``bash bench/run.sh --quick`` or ``pip in
     .venv/bin/python -m bench.appcost put --callgrind     # instructions per 4 KiB PUT, 300 requests
     PYTHONPATH=/path/to/other/checkout/src .venv/bin/python -m bench.appcost get --callgrind   # another commit
     .venv/bin/python -m bench.appcost get --callgrind --audit-off   # the same with the audit log off
+    .venv/bin/python -m bench.appcost get -c 16                     # 16 requests in flight (group commit)
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def gateway_environment(pid: int) -> dict[str, str]:
     return out
 
 
-async def measure(mode: str, n: int, workdir: Path, audit: bool = True) -> dict[str, float]:
+async def measure(mode: str, n: int, workdir: Path, audit: bool = True, concurrency: int = 1) -> dict[str, float]:
     from bench import peers
     from bench.loadgen import Conn, Presigner, expect, put_op, run_phase
 
@@ -131,8 +132,17 @@ async def measure(mode: str, n: int, workdir: Path, audit: bool = True) -> dict[
         await asyncio.sleep(float(os.environ.get("APPCOST_PAUSE", "0")))
         r0 = resource.getrusage(resource.RUSAGE_SELF)
         t0 = time.perf_counter()
-        for k, s in enumerate(timed):
-            await one(s, k)
+        if concurrency == 1:
+            for k, s in enumerate(timed):
+                await one(s, k)
+        else:  # that many requests in flight at once (as many connections would keep)
+            todo = iter(enumerate(timed))
+
+            async def lane() -> None:
+                for k, s in todo:
+                    await one(s, k)
+
+            await asyncio.gather(*(lane() for _ in range(concurrency)))
         wall = time.perf_counter() - t0
         r1 = resource.getrusage(resource.RUSAGE_SELF)
         if controlled:
@@ -147,17 +157,18 @@ async def measure(mode: str, n: int, workdir: Path, audit: bool = True) -> dict[
         srv.stop()
 
 
-def run_inline(mode: str, n: int, audit: bool = True) -> None:
+def run_inline(mode: str, n: int, audit: bool = True, concurrency: int = 1) -> None:
     import uvloop
 
     workdir = Path(tempfile.mkdtemp(prefix="appcost-"))
     try:
-        got = uvloop.run(measure(mode, n, workdir, audit))
+        got = uvloop.run(measure(mode, n, workdir, audit, concurrency))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    how = "one at a time" if concurrency == 1 else f"{concurrency} at a time"
     print(
         f"{mode}: {got['user_us'] + got['sys_us']:.0f} µs CPU per 4 KiB request "
-        f"(user {got['user_us']:.0f}, system {got['sys_us']:.0f}; {got['ops_per_s']:.0f} requests/s, one at a time)"
+        f"(user {got['user_us']:.0f}, system {got['sys_us']:.0f}; {got['ops_per_s']:.0f} requests/s, {how})"
         + ("" if audit else "; audit log OFF")
     )
 
@@ -221,6 +232,7 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=None, help="timed requests (default 3,000; 300 under --callgrind)")
     ap.add_argument("--callgrind", action="store_true", help="count instructions with valgrind (deterministic)")
     ap.add_argument("--keep", type=Path, default=None, help="with --callgrind: keep the dumps in this directory")
+    ap.add_argument("-c", "--concurrency", type=int, default=1, help="requests in flight at once (default 1)")
     ap.add_argument(
         "--audit-off", action="store_true", help="the audit log off (STRONGROOM_AUDIT_LOG=false), to see its cost"
     )
@@ -228,7 +240,7 @@ def main() -> None:
     if args.callgrind:
         run_callgrind(args.mode, args.n or 300, not args.audit_off, args.keep)
     else:
-        run_inline(args.mode, args.n or 3000, not args.audit_off)
+        run_inline(args.mode, args.n or 3000, not args.audit_off, args.concurrency)
 
 
 if __name__ == "__main__":

@@ -110,9 +110,11 @@ def test_record_now_leaves_the_entry_to_group_commit_while_other_requests_are_in
 def test_the_writer_holds_a_batch_open_for_requests_in_flight(
     store: AuditStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With three requests in flight whose entries arrive a little apart, one transaction takes all three."""
+    """With three requests in flight (and enough others) whose entries arrive a little apart, one transaction takes
+    all three."""
     audit = AuditLog(store)
     monkeypatch.setattr(sink, "BATCH_WAIT", 0.5)
+    monkeypatch.setattr(sink, "BATCH_SIBLINGS", 2)
     batches: list[int] = []
     real = store.append
 
@@ -135,10 +137,14 @@ def test_the_writer_holds_a_batch_open_for_requests_in_flight(
     assert batches == [3] and [e["seq"] for e in stored(store)] == [0, 1, 2]
 
 
-def test_the_writer_does_not_wait_for_a_lone_request(store: AuditStore, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("inflight", [1, 4])
+def test_the_writer_does_not_wait_with_few_requests_in_flight(
+    store: AuditStore, monkeypatch: pytest.MonkeyPatch, inflight: int
+) -> None:
+    """Alone, or with fewer than BATCH_SIBLINGS others, an entry is written at once (waiting would idle them all)."""
     audit = AuditLog(store)
     monkeypatch.setattr(sink, "BATCH_WAIT", 30.0)  # a wait would time the test out
-    audit.inflight = 1
+    audit.inflight = inflight
     o = op()
     asyncio.run(asyncio.wait_for(audit.record(o, "s3", 200, None, 0), timeout=10))
     assert o.audited

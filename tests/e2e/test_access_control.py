@@ -736,3 +736,26 @@ def test_setting_an_acl_on_a_write_needs_put_object_acl(env: Env) -> None:
         "c.txt",
         "src.txt",
     ]
+
+
+def test_a_missing_copy_source_is_reported_by_the_source_buckets_list_right(env: Env) -> None:
+    """CopyObject from a missing key: NoSuchKey only to a principal that may list the *source* bucket (what the
+    destination allows says nothing about the source), else AccessDenied, as in S3."""
+    root = env.root
+    src, dst = _name("acl-copy-src"), _name("acl-copy-dst")
+    root.create_bucket(Bucket=src)
+    root.create_bucket(Bucket=dst)
+    root.put_object(Bucket=src, Key="there.txt", Body=b"here")
+    reads = {"Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{src}/*"}
+    writes = {"Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{dst}/*"}
+    _u, _k, _s, lists_dst = _member(
+        env, env.admin, "default", _allow(reads, writes, {"Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{dst}"})
+    )
+    _u, _k, _s, lists_src = _member(
+        env, env.admin, "default", _allow(reads, writes, {"Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{src}"})
+    )
+    missing = {"Bucket": src, "Key": "missing.txt"}
+    assert _failure(lambda: lists_dst.copy_object(Bucket=dst, Key="c.txt", CopySource=missing)) == (403, "AccessDenied")
+    assert _failure(lambda: lists_src.copy_object(Bucket=dst, Key="c.txt", CopySource=missing)) == (404, "NoSuchKey")
+    lists_dst.copy_object(Bucket=dst, Key="c.txt", CopySource={"Bucket": src, "Key": "there.txt"})
+    assert root.get_object(Bucket=dst, Key="c.txt")["Body"].read() == b"here"

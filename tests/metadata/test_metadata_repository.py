@@ -783,3 +783,13 @@ def test_sqlite_files_are_opened_in_wal_mode_with_foreign_keys(tmp_path: Path) -
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
     finally:
         repo.close()
+
+
+def test_a_tenant_public_access_block_change_moves_its_buckets_access_version(repo: Repository, tenant: str) -> None:
+    mine = [make_bucket(repo, tenant, f"mine-{i}") for i in range(2)]
+    other = make_bucket(repo, make_tenant(repo, "globex"), "theirs")
+    before = {b.name: repo.get_bucket(b.name).access_version or 0 for b in (*mine, other)}  # type: ignore[union-attr]
+    repo.set_tenant_public_access_block(tenant, '{"BlockPublicAcls": true}')
+    after = {b.name: repo.get_bucket(b.name).access_version or 0 for b in (*mine, other)}  # type: ignore[union-attr]
+    assert after == {"mine-0": before["mine-0"] + 1, "mine-1": before["mine-1"] + 1, "theirs": before["theirs"]}
+    assert repo.get_tenant(tenant).public_access_block == '{"BlockPublicAcls": true}'  # type: ignore[union-attr]

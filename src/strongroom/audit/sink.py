@@ -12,10 +12,10 @@ Two ways an entry becomes durable, and no response leaves before it is:
 - **in the request's own hop, when it is alone.** A GET or HEAD that has its whole answer in the worker-thread
   hop that read it writes its entry there (:meth:`AuditLog.record_now`) if no other request is in flight in this
   process and the writer is idle: at one connection that saves the hand-over to the writer and back (two thread
-  wake-ups per request). With others in flight the entry takes the group commit, and the writer, seeing requests
-  in flight, waits up to ``BATCH_WAIT`` for their entries to fill a batch (a commit delay, as PostgreSQL's
-  ``commit_delay`` with ``commit_siblings``): one transaction's fixed cost (its head-row update and its WAL pages)
-  then serves several requests instead of one.
+  wake-ups per request). With others in flight the entry takes the group commit, and the writer, seeing at least
+  ``BATCH_SIBLINGS`` other requests in flight, waits ``BATCH_WAIT`` for their entries to fill the batch (a commit
+  delay, as PostgreSQL's ``commit_delay`` with ``commit_siblings``): one transaction's fixed cost (its head-row
+  update, its WAL pages, the writer's hand-overs of the GIL) then serves several requests instead of one.
 
 If an entry cannot be written the caller gets :class:`~strongroom.core.errors.AuditUnavailable` (a 503 to the
 client): nothing is answered that the log does not hold.
@@ -49,9 +49,11 @@ from strongroom.metadata.auditstore import AuditStore
 
 log = logging.getLogger("strongroom.audit")
 
-#: how long the writer may hold a batch open for the entries of requests still in flight (their wait is latency,
-#: not CPU: under load others run meanwhile)
-BATCH_WAIT = 0.001
+#: how long the writer holds a batch open for the entries of requests still in flight (their wait is latency, not
+#: CPU: under load others run meanwhile), and how many others must be in flight for it to wait at all (with fewer,
+#: waiting would leave the process idle while they wait on each other: PostgreSQL's commit_siblings)
+BATCH_WAIT = 0.002
+BATCH_SIBLINGS = 4
 CHECKPOINT_EVERY = 1000
 CHECKPOINT_SECONDS = 60.0
 SWEEP_SECONDS = 5.0
@@ -186,15 +188,13 @@ class AuditLog:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            if self.inflight > len(batch):
-                # other requests are still running: give their entries a moment to join this transaction
-                deadline = time.monotonic() + BATCH_WAIT
-                while self.inflight > len(batch):
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
+            if self.inflight - len(batch) >= BATCH_SIBLINGS:
+                # other requests are still running: give their entries a moment to join this transaction (one
+                # sleep, then whatever came: waking for each entry would cost a GIL hand-over each)
+                time.sleep(BATCH_WAIT)
+                while True:
                     try:
-                        batch.append(self._queue.get(timeout=remaining))
+                        batch.append(self._queue.get_nowait())
                     except queue.Empty:
                         break
             try:

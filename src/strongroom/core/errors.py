@@ -94,6 +94,10 @@ class NoSuchKey(NotFound):
     """The specified key does not exist."""
 
 
+class NoSuchSourceKey(NoSuchKey):
+    """A copy's source key does not exist (reported as missing only to principals that may list the source)."""
+
+
 class NoSuchUpload(NotFound):
     """The specified multipart upload does not exist."""
 

@@ -500,8 +500,13 @@ class Repository:
             return list(s.scalars(select(Tenant).order_by(Tenant.id)))
 
     def set_tenant_public_access_block(self, tenant_id: str, value: str | None) -> None:
+        """Set the tenant-wide block; every bucket of the tenant moves its ``access_version`` in the same
+        transaction, so every gateway decides again on them (service/access.py: confirm)."""
         with self.session() as s:
             s.execute(update(Tenant).where(Tenant.id == tenant_id).values(public_access_block=value))
+            s.execute(
+                update(Bucket).where(Bucket.tenant_id == tenant_id).values(access_version=Bucket.access_version + 1)
+            )
 
     def delete_tenant(self, tenant_id: str) -> None:
         """Delete an empty tenant (no buckets); its users, groups and access key rows go with it."""

@@ -234,8 +234,12 @@ class AccessService:
             raise NotCached
         return hit[1]
 
-    def facts_of(self, row: Bucket) -> BucketFacts:
-        """Blocking: the decision's view of a fresh bucket row (cached under its name)."""
+    def facts_of(self, row: Bucket, fresh_tenant: bool = False) -> BucketFacts:
+        """Blocking: the decision's view of a fresh bucket row (cached under its name); ``fresh_tenant``: read the
+        tenant's public access block again too (a moved access_version may be the tenant's block changing)."""
+        if fresh_tenant:
+            with self._lock:
+                self._tenants.pop(row.tenant_id, None)
         facts = bucket_facts(row, self.tenant_facts(row.tenant_id).pab)
         with self._lock:
             self._buckets[row.name] = (time.monotonic(), facts)
@@ -409,7 +413,7 @@ class AccessService:
     def recheck(self, op: Operation, name: str, row: Bucket, level: str = "object", key: str | None = None) -> None:
         """Blocking: decide ``op`` again on a fresh bucket row whose id or access_version differs from what
         authorization saw (raise when it is not allowed any more)."""
-        facts = self.facts_of(row)
+        facts = self.facts_of(row, fresh_tenant=True)
         decision = self._decide_loading(self.requester(op), op.action, level, name, key, facts, op)
         self._apply(op, decision, level, name, facts)
 

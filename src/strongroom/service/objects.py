@@ -523,6 +523,8 @@ class ObjectService:
             )
         except errors.NotModified:
             raise errors.PreconditionFailed() from None
+        except errors.NoSuchKey as exc:
+            raise errors.NoSuchSourceKey(exc.message, **exc.context) from None
 
     async def _get_copy_range(
         self,

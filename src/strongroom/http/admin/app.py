@@ -297,9 +297,17 @@ class Admin:
             return auth.access_key
 
         try:
-            key = verify(self.access.cached_secret)
-        except NotCached:
-            key = await self.rt.run(verify, self.access.lookup_secret)
+            try:
+                key = verify(self.access.cached_secret)
+            except NotCached:
+                key = await self.rt.run(verify, self.access.lookup_secret)
+        except S3Error as exc:
+            claimed = headers.get("authorization", "").partition("Credential=")[2].split("/", 1)[0][:128] or None
+            client = request.scope.get("client")
+            await self.s3.hold_back(exc.code, claimed, client[0] if client else None)
+            raise
+        # the S3 API's per-key request rate covers the admin API too (one budget per access key)
+        self.s3.limits.check_request(key)
         return self.access.principal(key)
 
     def operation(self, request: Request, principal: Principal, name: str, action: str, resource: str) -> Operation:

@@ -299,11 +299,16 @@ class S3App:
         req.claimed_key = claimed
         if claimed is not None and exc.code != "InvalidAccessKeyId":
             req.claimed_tenant = await self.rt.run(self.access.key_tenant, claimed)
-        if exc.code not in ("SignatureDoesNotMatch", "InvalidAccessKeyId"):
-            return
-        key = claimed if exc.code == "SignatureDoesNotMatch" else None
         client = req.request.scope.get("client")
-        delay = await anyio.to_thread.run_sync(self.limits.signature_failed, key, client[0] if client else None)
+        await self.hold_back(exc.code, claimed, client[0] if client else None)
+
+    async def hold_back(self, code: str, claimed: str | None, address: str | None) -> None:
+        """Count a failed signature (of the key it claimed, and of the address) and wait as the limiter says: the
+        one place S3 requests, browser POSTs and the admin API slow down guessing."""
+        if code not in ("SignatureDoesNotMatch", "InvalidAccessKeyId"):
+            return
+        key = claimed if code == "SignatureDoesNotMatch" else None
+        delay = await anyio.to_thread.run_sync(self.limits.signature_failed, key, address)
         if delay > 0:
             await anyio.sleep(delay)
 
@@ -469,11 +474,14 @@ class S3App:
             self.audit.arm(req.op, "s3")
         try:
             return await self._run(route, req)
-        except errors.NoSuchKey:
-            # as S3 does: a key is reported missing only to principals that may list the bucket
-            if route.level == "object" and req.bucket is not None and req.op is not None:
-                op = req.op
-                listable = await self.rt.run(self.access.allowed, op, "s3:ListBucket", "bucket", req.bucket, None)
+        except errors.NoSuchKey as exc:
+            # as S3 does: a key is reported missing only to principals that may list the bucket it is missing from
+            # (for a copy's source: the source bucket, as the source operation's principal)
+            op, bucket = req.op, req.bucket
+            if isinstance(exc, errors.NoSuchSourceKey) and req.source_op is not None:
+                op, bucket = req.source_op, hdr.copy_source(req.headers)[0]
+            if route.level == "object" and bucket is not None and op is not None:
+                listable = await self.rt.run(self.access.allowed, op, "s3:ListBucket", "bucket", bucket, None)
                 if not listable:
                     raise errors.AccessDenied() from None
             raise

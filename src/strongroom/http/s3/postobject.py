@@ -19,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from strongroom.core.types import ChecksumRequest
 from strongroom.http.s3 import headers as hdr
 from strongroom.http.s3 import xml
-from strongroom.http.s3.errors import s3_error
+from strongroom.http.s3.errors import S3Error, s3_error
 from strongroom.http.s3.postpolicy import verify_post_policy
 from strongroom.http.s3.routes import Route
 from strongroom.service.objects import quote_etag
@@ -151,9 +151,16 @@ async def handle_post_object(app: S3App, req: S3Request) -> Response:
     fields = state.fields
     if "key" not in fields:
         raise s3_error("InvalidArgument", "Bucket POST must contain a field named 'key'.", ArgumentName="key")
-    policy = await anyio.to_thread.run_sync(
-        lambda: verify_post_policy(fields, app.lookup_secret, dt.datetime.now(dt.UTC), None, bucket=req.bucket)
-    )
+    try:
+        policy = await anyio.to_thread.run_sync(
+            lambda: verify_post_policy(fields, app.lookup_secret, dt.datetime.now(dt.UTC), None, bucket=req.bucket)
+        )
+    except S3Error as exc:
+        claimed = (fields.get("x-amz-credential") or fields.get("awsaccesskeyid") or "").split("/", 1)[0][:128]
+        client = req.request.scope.get("client")
+        await app.hold_back(exc.code, claimed or None, client[0] if client else None)
+        raise
+    app.limits.check_request(policy.access_key)
     key = fields["key"]
     if "${filename}" in key:
         key = key.replace("${filename}", state.filename or "")
