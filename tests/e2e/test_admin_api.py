@@ -260,6 +260,25 @@ def test_operator_deletes_empty_tenant_but_not_one_with_a_bucket(srv: Server) ->
     assert e.status in (403, 409), e
 
 
+def test_a_deleted_tenants_name_is_not_reused_once_it_has_an_audit_log(srv: Server) -> None:
+    """A new tenant of a deleted one's name would read its audit chain (and inherit grants naming it): refused."""
+    op = srv.admin(ct.OPERATOR_ACCESS, ct.OPERATOR_SECRET)
+    gone = uid("gone")
+    key = op.request("POST", "/tenants", {"name": gone})["access_key"]
+    ct.register_secret(key["secret_access_key"], f"{gone}'s admin secret")
+    mine = srv.admin(key["access_key_id"], key["secret_access_key"])
+    assert mine.request("GET", "/whoami")["tenant"] == gone  # an entry in the tenant's own chain
+    assert any(e["request_id"] for e in mine.request("GET", "/audit/entries")["entries"])
+    op.request("DELETE", f"/tenants/{gone}")
+    e = error_of(lambda: op.request("POST", "/tenants", {"name": gone}))
+    assert (e.status, e.code) == (409, "EntityAlreadyExists") and "not reused" in e.message
+    # a name that never had a log may be used again
+    fresh = uid("fresh")
+    op.request("POST", "/tenants", {"name": fresh})
+    op.request("DELETE", f"/tenants/{fresh}")
+    assert op.request("POST", "/tenants", {"name": fresh})["tenant"]["name"] == fresh
+
+
 # --- users, groups, policies, access keys (tenant admins) -------------------------------------------------------
 
 
@@ -612,6 +631,28 @@ def test_tenant_admin_vault_token_works_for_transit(srv: Server) -> None:
     m = new_member(srv, "novault")
     e = error_of(lambda: srv.admin(m.access, m.secret).request("POST", "/vault/token", {"ttl_seconds": 600}))
     assert (e.status, e.code) == (403, "AccessDenied")
+
+
+def test_deleting_a_user_revokes_the_vault_tokens_it_got(srv: Server) -> None:
+    import hvac
+    import hvac.exceptions
+
+    info = json.loads((srv.data_dir / "run" / "vault.json").read_text())
+    leaving, staying = new_member(srv, "leaving", admin=True), new_member(srv, "staying", admin=True)
+
+    def vault_of(m: Member) -> hvac.Client:
+        got = srv.admin(m.access, m.secret).request("POST", "/vault/token", {"ttl_seconds": 600})
+        ct.register_secret(got["token"], f"{m.name}'s vault token")
+        return hvac.Client(url=info["url"], token=got["token"], namespace="default", verify=srv.ca, timeout=30)
+
+    gone, kept = vault_of(leaving), vault_of(staying)
+    assert gone.auth.token.lookup_self()["data"]["meta"] == {"strongroom_user": leaving.name}
+    srv.admin().request("DELETE", f"/tenants/default/users/{leaving.name}")
+    with pytest.raises(hvac.exceptions.Forbidden):
+        gone.auth.token.lookup_self()
+    with pytest.raises(hvac.exceptions.Forbidden):
+        gone.secrets.transit.list_keys()
+    assert kept.auth.token.lookup_self()["data"]["meta"] == {"strongroom_user": staying.name}
 
 
 # --- the wire ---------------------------------------------------------------------------------------------------

@@ -99,3 +99,21 @@ def test_policy_crud(store):
     assert store.get_policy("p1") is None
     with pytest.raises(errors.InvalidRequest):
         store.delete_policy("root")
+
+
+def test_revoke_where_revokes_one_users_tokens_of_one_namespace(store):
+    alice1, _ = store.create(
+        policies=["tenant-admin"], parent=None, namespace="acme", meta={"strongroom_user": "alice"}
+    )
+    alice2, _ = store.create(
+        policies=["tenant-admin"], parent=None, namespace="acme", meta={"strongroom_user": "alice"}
+    )
+    bob, _ = store.create(policies=["tenant-admin"], parent=None, namespace="acme", meta={"strongroom_user": "bob"})
+    other, _ = store.create(
+        policies=["tenant-admin"], parent=None, namespace="globex", meta={"strongroom_user": "alice"}
+    )
+    plain, _ = store.create(policies=["tenant-admin"], parent=None, namespace="acme")
+    assert store.revoke_where("acme", "strongroom_user", "alice") == 2
+    assert store.lookup(alice1) is None and store.lookup(alice2) is None
+    assert all(store.lookup(t) is not None for t in (bob, other, plain))
+    assert store.revoke_where("acme", "strongroom_user", "alice") == 0

@@ -30,9 +30,17 @@ def entry_hash(body: dict[str, Any]) -> str:
     return hashlib.sha256(canonical({k: v for k, v in body.items() if k != "hash"})).hexdigest()
 
 
+_SECOND: tuple[int, str] = (-1, "")  # the last second formatted (every entry of a second shares its prefix)
+
+
 def timestamp(at_us: int) -> str:
-    """RFC 3339 UTC with microseconds, from unix microseconds."""
-    return dt.datetime.fromtimestamp(at_us / 1e6, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """RFC 3339 UTC with microseconds, from unix microseconds (exact: integer arithmetic, no float)."""
+    global _SECOND
+    second, micro = divmod(at_us, 1_000_000)
+    cached = _SECOND
+    if cached[0] != second:
+        cached = _SECOND = (second, dt.datetime.fromtimestamp(second, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    return f"{cached[1]}.{micro:06d}Z"
 
 
 def principal_of(op: Operation) -> dict[str, Any]:

@@ -316,6 +316,17 @@ class TokenStore(PolicyStore):
                 self.storage.delete(f"auth/token/namespace/{entry.namespace}/{token_hash}")
         self.storage.delete(f"auth/token/id/{token_hash}")
 
+    def revoke_where(self, namespace: str, meta_key: str, meta_value: str) -> int:
+        """Revoke every token of the child namespace ``namespace`` whose metadata ``meta_key`` is ``meta_value``;
+        how many."""
+        n = 0
+        for token_hash in self.storage.list(f"auth/token/namespace/{namespace}/"):
+            entry = self._lookup_hash(token_hash)
+            if entry is not None and entry.meta.get(meta_key) == meta_value:
+                self._revoke_hash(token_hash)
+                n += 1
+        return n
+
     def revoke_namespace(self, namespace: str) -> None:
         """Revoke every token of the child namespace ``namespace`` (it is being deleted)."""
         for token_hash in self.storage.list(f"auth/token/namespace/{namespace}/"):

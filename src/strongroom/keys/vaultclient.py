@@ -175,13 +175,20 @@ class VaultClient:
         """Delete tenant ``name``'s namespace; DeleteConflict while it still holds keys or secrets."""
         self._request("DELETE", f"namespaces/{name}")
 
-    def namespace_token(self, name: str, ttl: int, display_name: str) -> dict[str, Any]:
-        """A ``tenant-admin`` token of namespace ``name``: ``{"client_token", "accessor", "policies",
-        "lease_duration", "namespace"}`` (the token is a secret: never log it). NotFound without the namespace."""
-        got = self._request("POST", f"namespaces/{name}/token", json={"ttl": ttl, "display_name": display_name})
+    def namespace_token(self, name: str, ttl: int, display_name: str, user: str | None = None) -> dict[str, Any]:
+        """A ``tenant-admin`` token of namespace ``name`` for its user ``user`` (revoked with that user):
+        ``{"client_token", "accessor", "policies", "lease_duration", "namespace"}`` (the token is a secret: never
+        log it). NotFound without the namespace."""
+        body = {"ttl": ttl, "display_name": display_name, "user": user}
+        got = self._request("POST", f"namespaces/{name}/token", json=body)
         if got is None:
             raise errors.NotFound(f"namespace {name} not found")
         return got
+
+    def revoke_user_tokens(self, name: str, user: str) -> int:
+        """Revoke the namespace tokens minted for tenant ``name``'s user ``user``; how many."""
+        got = self._request("POST", f"namespaces/{name}/revoke-user-tokens", json={"user": user}) or {}
+        return int(got.get("revoked") or 0)
 
     # --- the audit log's checkpoint key -------------------------------------------------------------------------
     def audit_sign(self, data: bytes) -> tuple[int, bytes]:

@@ -78,6 +78,13 @@ class TenantService:
             raise errors.EntityAlreadyExists(
                 f"tenant {name} was crypto-shredded; the names of shredded tenants are not reused"
             )
+        if self.rt.repo.get_tenant(name) is None and self.rt.audit.store.head(name) is not None:
+            # a deleted tenant's audit chain stays (its history is evidence): a new tenant of that name would read
+            # it, and inherit any grant that names it elsewhere
+            raise errors.EntityAlreadyExists(
+                f"tenant {name} existed before and its audit log keeps the name; the names of deleted tenants are "
+                "not reused"
+            )
         pab = acls.ALL_ON if self.rt.settings.public_access_block_default else None
         self.rt.repo.create_tenant(
             Tenant(
@@ -147,6 +154,7 @@ class TenantService:
         for key_id in self.rt.repo.delete_user(tenant, name):
             self.rt.vault.delete_credential(key_id)
             self.access.forget_key(key_id)
+        self.rt.vault.revoke_user_tokens(tenant, name)  # the vault tokens the user got through the admin API
 
     def put_user_policy(self, tenant: str, name: str, document: str) -> None:
         policy = iam.parse_policy(document, kind="identity")

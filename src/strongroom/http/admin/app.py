@@ -308,7 +308,9 @@ class Admin:
             raise
         # the S3 API's per-key request rate covers the admin API too (one budget per access key)
         self.s3.limits.check_request(key)
-        return self.access.principal(key)
+        principal = self.access.principal(key)
+        request.state.principal = principal  # an authenticated call is audited as its caller's, named or not
+        return principal
 
     def operation(self, request: Request, principal: Principal, name: str, action: str, resource: str) -> Operation:
         client = request.scope.get("client")
@@ -357,13 +359,15 @@ class Admin:
         return op
 
     def unnamed_operation(self, request: Request) -> Operation:
-        """The audit record of a call refused before it was named (unauthenticated, malformed, no such route)."""
+        """The audit record of a call refused before it was named (unauthenticated, malformed, no such route): in
+        its caller's chain when the signature was good."""
         client = request.scope.get("client")
+        principal = getattr(request.state, "principal", None) or ANONYMOUS
         return Operation(
             name="Unknown",
             action="",
             resource=request.url.path,
-            principal=ANONYMOUS,
+            principal=principal,
             request_id=request.state.request_id,
             source_ip=client[0] if client else None,
             user_agent=request.headers.get("user-agent"),
@@ -447,8 +451,9 @@ def build_router(admin: Admin) -> APIRouter:  # noqa: C901 - one route per endpo
 
     # --- caller, health ---------------------------------------------------------------------------------------
     @r.get("/whoami", response_model=WhoAmI, operation_id="whoami", tags=["caller"])
-    async def whoami(p: Caller) -> WhoAmI:
+    async def whoami(request: Request, p: Caller) -> WhoAmI:
         """Who the signature belongs to."""
+        admin.operation(request, p, "GetCallerIdentity", "sts:GetCallerIdentity", p.arn or "")
         return WhoAmI(tenant=p.tenant_id, user=p.user, arn=p.arn or "", admin=p.is_admin, operator=p.is_operator)
 
     @r.get("/health", response_model=Health, operation_id="health", tags=["operators"])
@@ -774,7 +779,7 @@ def build_router(admin: Admin) -> APIRouter:  # noqa: C901 - one route per endpo
         )
         if p.is_operator:
             raise errors.AccessDenied()  # the operators' vault credential is the root token
-        got = await admin.run(admin.rt.vault.namespace_token, p.tenant_id, ttl, f"{p.tenant_id}-{p.user}")
+        got = await admin.run(admin.rt.vault.namespace_token, p.tenant_id, ttl, f"{p.tenant_id}-{p.user}", p.user)
         return VaultTokenOut(
             token=str(got["client_token"]),
             namespace=p.tenant_id,

@@ -1119,6 +1119,7 @@ def sr_internal_namespace_token(app: VaultApp, call: Call, m: re.Match[str]) -> 
         raise errors.NotFound(f"namespace {name} not found")
     ttl = f.integer("ttl", call.body.get("ttl"))
     display_name = f.string("display_name", call.body.get("display_name")) or "tenant-admin"
+    user = f.string("user", call.body.get("user"))
     token, entry = app.core.tokens.create(
         policies=[TENANT_ADMIN_POLICY_NAME],
         parent=None,
@@ -1126,6 +1127,7 @@ def sr_internal_namespace_token(app: VaultApp, call: Call, m: re.Match[str]) -> 
         display_name=display_name,
         renewable=False,
         namespace=name,
+        meta={TOKEN_USER_META: user} if user else None,
     )
     return _data(
         call,
@@ -1137,6 +1139,20 @@ def sr_internal_namespace_token(app: VaultApp, call: Call, m: re.Match[str]) -> 
             "namespace": name,
         },
     )
+
+
+#: the metadata key naming the tenant user a namespace token was minted for (revoked with that user)
+TOKEN_USER_META = "strongroom_user"
+
+
+@route("update", r"strongroom/internal/namespaces/(?P<name>[^/]+)/revoke-user-tokens")
+def sr_internal_revoke_user_tokens(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    """Revoke the namespace tokens minted for a user of the tenant (the user was deleted or lost admin)."""
+    name = ns.check_name(m["name"])
+    user = f.string("user", call.body.get("user"))
+    if not user:
+        raise VaultHTTPError(400, ["user is required"])
+    return _data(call, {"revoked": app.core.tokens.revoke_where(name, TOKEN_USER_META, user)})
 
 
 @route("read", r"strongroom/internal/credentials/(?P<ak>[^/]+)")
