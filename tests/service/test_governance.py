@@ -501,3 +501,44 @@ def test_report_counts_and_bands_gagged_cases(world: Any) -> None:
     report = build(g.store, period, clock())
     assert report.cases == 262 and report.gagged_band == "0\u2013249"
     assert report.jurisdictions["US"]["total"] == 130 and report.jurisdictions["DE"]["pending"] == 130
+
+
+# --- the vault's view of grants (keys/release.py reads them through VaultCore.release_facts) ---------------------
+
+
+def test_the_vault_sees_a_grants_case_only_once_no_gag_hides_it(world: Any) -> None:
+    """A release under a grant filed for a third-party case is 'third-party', unless the case's non-disclosure
+    order is in force: then the tenant's chain must not name it, and the grant reads as an operator's own."""
+    from strongroom.keys.seal import SealManager
+    from strongroom.keys.storage import MemoryStorage
+    from strongroom.service.vault import VaultCore
+
+    clock, _vault, (g, _) = world
+    physical = MemoryStorage()
+    core = VaultCore(physical, SealManager(physical), repo=g.repo)
+    open_case, gagged = case(g, clock), case(g, clock, gag=True)  # the gag has no end: in force whatever the time
+    grants = {}
+    for name, cid in (("plain", None), ("open", open_case), ("gagged", gagged)):
+        rid = file(g, case_id=cid) if cid else file(g)
+        view = g.lockbox.approve(ADMIN, rid)
+        assert view.grant is not None
+        grants[name] = view.grant.id
+    facts = core.release_facts
+    got = {name: facts.grant(gid) for name, gid in grants.items()}
+    assert {name: f.case_id if f else "missing" for name, f in got.items()} == {
+        "plain": None,
+        "open": open_case,
+        "gagged": None,
+    }
+    plain = got["plain"]
+    assert plain is not None and (plain.operator, plain.tenant, plain.bucket_id, plain.revoked) == (
+        "ops",
+        "acme",
+        "id-data",
+        False,
+    )
+    assert facts.grant("lbg-none") is None
+    bucket = facts.bucket("data")
+    assert bucket is not None and (bucket.id, bucket.tenant) == ("id-data", "acme") and facts.bucket("nope") is None
+    g.lockbox.revoke(ADMIN, g.store.get_grant(grants["plain"]).request_id)  # type: ignore[union-attr]
+    assert facts.grant(grants["plain"]).revoked  # type: ignore[union-attr]
