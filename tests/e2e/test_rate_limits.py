@@ -34,19 +34,23 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ct.Server]:
     server.stop()
 
 
-def fresh_key(srv: ct.Server) -> tuple[str, str]:
-    """A new admin user of the default tenant with its own access key (its own budget)."""
-    admin = srv.admin()
-    user = f"u-{uuid.uuid4().hex[:8]}"
-    for attempt in range(30):  # the root key's own budget: wait it out rather than fail the setup
+def patient(call: Callable[[], Any]) -> Any:
+    """``call()``, waiting out SlowDown refusals (the root key's own budget, which every test's setup uses)."""
+    for attempt in range(30):
         try:
-            admin.request("POST", "/tenants/default/users", {"name": user, "admin": True})
-            key = admin.request("POST", f"/tenants/default/users/{user}/access-keys")
-            break
+            return call()
         except AdminError as exc:
             if exc.code != "SlowDown" or attempt == 29:
                 raise
             time.sleep(1.1)
+
+
+def fresh_key(srv: ct.Server) -> tuple[str, str]:
+    """A new admin user of the default tenant with its own access key (its own budget)."""
+    admin = srv.admin()
+    user = f"u-{uuid.uuid4().hex[:8]}"
+    patient(lambda: admin.request("POST", "/tenants/default/users", {"name": user, "admin": True}))
+    key = patient(lambda: admin.request("POST", f"/tenants/default/users/{user}/access-keys"))
     ct.register_secret(key["secret_access_key"], f"{user}'s secret key")
     time.sleep(WINDOW + 0.5)  # settle: every test's key starts with a full budget
     return key["access_key_id"], key["secret_access_key"]
