@@ -150,3 +150,18 @@ def test_failed_admin_signatures_are_held_back(srv: ct.Server) -> None:
         assert (refused.value.status, refused.value.code) == (403, "SignatureDoesNotMatch")
     # past the threshold (2 a minute), each answer waits: 0.1 s, doubling, capped at 1 s
     assert max(took[3:]) >= 0.1 and max(took) < 5
+
+
+def test_the_public_transparency_page_is_limited_per_address(srv: ct.Server) -> None:
+    time.sleep(WINDOW + 0.5)  # other tests of this module do not fetch it, but start from a full budget anyway
+    url = f"{srv.endpoint}/_strongroom/transparency"
+
+    def fetch() -> str | None:
+        r = httpx.get(url, verify=srv.ca)
+        if r.status_code == 200:
+            return None
+        assert r.status_code == 503, r.text
+        return r.text.split("<Code>", 1)[1].split("</Code>", 1)[0]
+
+    ok, code = first_refusal(fetch)
+    assert code == "SlowDown" and BURST - 1 <= ok <= 2 * BURST

@@ -132,6 +132,30 @@ def test_limit_is_exact_in_one_process(engines: list[Engine]) -> None:
     assert admitted(limiter, "AKIA1", 30) == 10
 
 
+def test_public_pages_are_limited_per_address_apart_from_keys(engines: list[Engine]) -> None:
+    clock = Clock()
+    limiter = RateLimiter(settings(), engines[0], clock=clock)
+
+    def public(address: str | None, n: int) -> int:
+        ok = 0
+        for _ in range(n):
+            try:
+                limiter.check_public(address)
+                ok += 1
+            except errors.SlowDown:
+                pass
+        return ok
+
+    assert public("203.0.113.7", 30) == BURST
+    assert public("203.0.113.8", 30) == BURST  # per address
+    assert public("2001:db8::1", 30) == BURST
+    assert public("2001:db8::2", 5) == 0  # the same /64
+    assert admitted(limiter, "203.0.113.7", 30) == BURST  # an access key of that name has its own budget
+    assert public(None, 30) == 30  # no address known (not over TCP): not counted
+    clock.t = T0 + 4.0  # two windows on: a full budget again
+    assert public("203.0.113.7", 30) == BURST
+
+
 def test_refusal_is_s3_slowdown(engines: list[Engine]) -> None:
     from strongroom.http.s3.errors import from_domain
 

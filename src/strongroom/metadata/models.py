@@ -248,7 +248,7 @@ class RateCounter(Base):
     or a source address) in one time window of one scope. Gateways add their local counts about once a second."""
 
     __tablename__ = "rate_counters"
-    scope: Mapped[str] = mapped_column(String(16), primary_key=True)  # "request" | "authkey" | "authaddr"
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True)  # "request" | "authkey" | "authaddr" | "pubaddr"
     subject: Mapped[str] = mapped_column(String(128), primary_key=True)
     window_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     count: Mapped[int] = mapped_column(BigInteger)

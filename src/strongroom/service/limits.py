@@ -60,6 +60,7 @@ SUBJECT_MAX = 128
 SCOPE_REQUEST = "request"
 SCOPE_AUTH_KEY = "authkey"
 SCOPE_AUTH_ADDRESS = "authaddr"
+SCOPE_PUBLIC_ADDRESS = "pubaddr"  # unauthenticated requests for public pages, by address
 
 _Key = tuple[str, str]  # (scope, subject)
 
@@ -142,9 +143,16 @@ class RateLimiter:
     # --- the hot path -------------------------------------------------------------------------------------
     def check_request(self, access_key: str) -> None:
         """Count one request of an authenticated access key, or raise :class:`errors.SlowDown` (not counted)."""
-        if not self._rate:
-            return
-        key = (SCOPE_REQUEST, subject_of_key(access_key))
+        if self._rate:
+            self._check((SCOPE_REQUEST, subject_of_key(access_key)))
+
+    def check_public(self, address: str | None) -> None:
+        """Count one unauthenticated request for a public page (the transparency report) from ``address``, at the
+        per-key rate, or raise :class:`errors.SlowDown` (not counted)."""
+        if self._rate and address:
+            self._check((SCOPE_PUBLIC_ADDRESS, subject_of_address(address)))
+
+    def _check(self, key: _Key) -> None:
         now = self._clock()
         with self._lock:
             batch = self._take([key], now, self._request_window, sync_new=True)

@@ -435,6 +435,8 @@ class S3App:
         if scope["path"] == "/_strongroom/health":
             return await self.health()
         if scope["path"] == transparency.PATH:  # public, unsigned: the transparency report's page
+            client = scope.get("client")
+            self.limits.check_public(client[0] if client else None)  # per address, at the per-key rate
             return await transparency.page(self.rt, req.method, req.query)
         if scope["path"].startswith("/_strongroom/"):
             raise s3_error("AccessDenied")
