@@ -65,6 +65,12 @@ def first_refusal(call: Callable[[], Any], tries: int = 4 * BURST) -> tuple[int,
     return tries, None
 
 
+def refusal_code(r: httpx.Response) -> str:
+    """The S3 error code of a refused raw request (which must be a 503)."""
+    assert r.status_code == 503, r.text
+    return r.text.split("<Code>", 1)[1].split("</Code>", 1)[0]
+
+
 def s3_code(call: Callable[[], Any]) -> Callable[[], str | None]:
     def run() -> str | None:
         try:
@@ -131,8 +137,7 @@ def test_browser_post_uploads_count_against_the_key(srv: ct.Server) -> None:
         r = httpx.post(form["url"], data=form["fields"], files={"file": (f"f{n}", b"x", "text/plain")}, verify=srv.ca)
         if r.status_code == 204:
             return None
-        assert r.status_code == 503, r.text
-        return r.text.split("<Code>", 1)[1].split("</Code>", 1)[0]
+        return refusal_code(r)
 
     ok, code = first_refusal(post)
     assert code == "SlowDown" and BURST - 1 <= ok <= 2 * BURST
@@ -160,8 +165,7 @@ def test_the_public_transparency_page_is_limited_per_address(srv: ct.Server) -> 
         r = httpx.get(url, verify=srv.ca)
         if r.status_code == 200:
             return None
-        assert r.status_code == 503, r.text
-        return r.text.split("<Code>", 1)[1].split("</Code>", 1)[0]
+        return refusal_code(r)
 
     ok, code = first_refusal(fetch)
     assert code == "SlowDown" and BURST - 1 <= ok <= 2 * BURST

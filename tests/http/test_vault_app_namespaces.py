@@ -1,38 +1,17 @@
+# ruff: noqa: F811 - pytest fixtures imported from tests/http/vaultapp.py are parameters here
 """The vault app in process (starlette TestClient): namespaces over HTTP, the internal API, body allow-lists."""
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from starlette.testclient import TestClient
+from tests.http.vaultapp import INTERNAL, ROOT, client, core  # noqa: F401 - fixtures
 
-from strongroom.http.vault.app import VaultApp
-from strongroom.keys.seal import SealManager
-from strongroom.keys.storage import MemoryStorage
 from strongroom.service.vault import VaultCore
 
-ROOT = "hvs.http-test-root-token"
-INTERNAL = "internal-test-token-0123456789"
 MSG = base64.b64encode(b"hello").decode()
-
-
-@pytest.fixture()
-def core() -> VaultCore:
-    physical = MemoryStorage()
-    core = VaultCore(physical, SealManager(physical))
-    out = core.initialize(1, 1, root_token=ROOT)
-    core.submit_unseal_key(out.keys[0], reset=False)
-    return core
-
-
-@pytest.fixture()
-def client(core: VaultCore) -> Iterator[TestClient]:
-    c = TestClient(VaultApp(core, internal_token=INTERNAL))  # no lifespan: the auto-rotation task is not wanted
-    yield c
-    c.close()
 
 
 def call(client: TestClient, method: str, path: str, token: str = ROOT, ns: str | None = None, body: Any = None) -> Any:

@@ -28,7 +28,7 @@ from starlette.types import Message, Receive, Scope, Send
 from strongroom.core import errors
 from strongroom.core.types import ANONYMOUS, SYSTEM_TENANT, Operation, Principal
 from strongroom.http.s3.errors import S3Error
-from strongroom.http.s3.sigv4 import authenticate
+from strongroom.http.s3.sigv4 import authenticate, claimed_access_key
 from strongroom.policy import acl as acls
 from strongroom.policy.authz import Resource, decide
 from strongroom.service.access import AccessService, NotCached
@@ -302,8 +302,8 @@ class Admin:
             except NotCached:
                 key = await self.rt.run(verify, self.access.lookup_secret)
         except S3Error as exc:
-            claimed = headers.get("authorization", "").partition("Credential=")[2].split("/", 1)[0][:128] or None
             client = request.scope.get("client")
+            claimed = claimed_access_key(headers.get("authorization", ""))
             await self.s3.hold_back(exc.code, claimed, client[0] if client else None)
             raise
         # the S3 API's per-key request rate covers the admin API too (one budget per access key)

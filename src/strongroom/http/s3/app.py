@@ -30,7 +30,7 @@ from strongroom.http.s3.request import (
     xml_response,
 )
 from strongroom.http.s3.routes import Route, resolve
-from strongroom.http.s3.sigv4 import AuthContext, authenticate
+from strongroom.http.s3.sigv4 import AuthContext, authenticate, claimed_access_key
 from strongroom.policy.authz import Resource, visible
 from strongroom.policy.names import MAX_KEY_BYTES
 from strongroom.service.access import AccessConfig, AccessService, NotCached
@@ -292,10 +292,10 @@ class S3App:
     async def refused(self, exc: S3Error, req: S3Request) -> None:
         """A request whose signature failed: note the access key it claimed (and that key's tenant, whose chain
         the refusal is audited in), and hold back the answer to repeated failures from one key or one address."""
-        credential = req.headers.get("authorization", "").partition("Credential=")[2] or next(
-            (v.decode("utf-8", "replace") for k, v in req.query_pairs if k == b"X-Amz-Credential"), ""
+        claimed = claimed_access_key(
+            req.headers.get("authorization", ""),
+            next((v.decode("utf-8", "replace") for k, v in req.query_pairs if k == b"X-Amz-Credential"), ""),
         )
-        claimed = credential.split("/", 1)[0][:128] or None
         req.claimed_key = claimed
         if claimed is not None and exc.code != "InvalidAccessKeyId":
             req.claimed_tenant = await self.rt.run(self.access.key_tenant, claimed)

@@ -22,6 +22,7 @@ from strongroom.http.s3 import xml
 from strongroom.http.s3.errors import S3Error, s3_error
 from strongroom.http.s3.postpolicy import verify_post_policy
 from strongroom.http.s3.routes import Route
+from strongroom.http.s3.sigv4 import claimed_access_key
 from strongroom.service.objects import quote_etag
 
 if TYPE_CHECKING:
@@ -156,9 +157,9 @@ async def handle_post_object(app: S3App, req: S3Request) -> Response:
             lambda: verify_post_policy(fields, app.lookup_secret, dt.datetime.now(dt.UTC), None, bucket=req.bucket)
         )
     except S3Error as exc:
-        claimed = (fields.get("x-amz-credential") or fields.get("awsaccesskeyid") or "").split("/", 1)[0][:128]
+        claimed = claimed_access_key("", fields.get("x-amz-credential") or fields.get("awsaccesskeyid") or "")
         client = req.request.scope.get("client")
-        await app.hold_back(exc.code, claimed or None, client[0] if client else None)
+        await app.hold_back(exc.code, claimed, client[0] if client else None)
         raise
     app.limits.check_request(policy.access_key)
     key = fields["key"]

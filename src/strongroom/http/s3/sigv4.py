@@ -111,6 +111,13 @@ def request_has_auth(headers: Mapping[str, str], query_string: str) -> bool:
     return bool(names & {b"X-Amz-Algorithm", b"X-Amz-Credential", b"X-Amz-Signature", b"AWSAccessKeyId"})
 
 
+def claimed_access_key(authorization: str, query_credential: str = "") -> str | None:
+    """The access key id a request claims (its ``Credential=`` in the Authorization header, else a presigned URL's
+    or a POST form's credential), whether or not its signature holds; at most 128 characters, for the log."""
+    credential = authorization.partition("Credential=")[2] or query_credential
+    return credential.split("/", 1)[0][:128] or None
+
+
 # --- signing keys ------------------------------------------------------------
 
 
