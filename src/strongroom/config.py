@@ -2,24 +2,52 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from strongroom.logs import FORMATS, LEVELS
 
 ENV_PREFIX = "STRONGROOM_"
 #: Environment variable the server process uses to pass resolved settings to worker processes.
 RESOLVED_ENV = "STRONGROOM__RESOLVED_SETTINGS"
+#: STRONGROOM_* variables that are not settings: credentials the first start takes, CLI defaults, test knobs.
+#: Names starting STRONGROOM__ (two underscores) are internal: the server passes them to its own processes.
+NON_SETTING_ENV = frozenset(
+    {
+        "STRONGROOM_ROOT_TOKEN",
+        "STRONGROOM_ROOT_ACCESS_KEY",
+        "STRONGROOM_ROOT_SECRET_KEY",
+        "STRONGROOM_OPERATOR_ACCESS_KEY",
+        "STRONGROOM_OPERATOR_SECRET_KEY",
+        "STRONGROOM_TENANT",
+        "STRONGROOM_ENDPOINT",
+        "STRONGROOM_CA_BUNDLE",
+        "STRONGROOM_TEST_PG_URL",
+        "STRONGROOM_TEST_WORKERS",
+    }
+)
+
+
+class ConfigError(Exception):
+    """A configuration mistake, said in one or two lines (no traceback): the CLI prints it and exits 2."""
+
+
+class StartupError(Exception):
+    """The server cannot start (a port in use, say), said in one line: the CLI prints it and exits 2."""
 
 
 class RegionConfig(BaseModel):
     """A region: where a bucket's bytes and keys live."""
+
+    model_config = ConfigDict(extra="forbid")
 
     geography: str = "local"
     backend: str = ""  # file:///path or s3://bucket?endpoint=...; empty = DATA/blobs/<region>
@@ -70,6 +98,19 @@ class Settings(BaseSettings):
     auth_failure_delay_max_seconds: float = 5.0  # cap on holding back a failing answer (doubling from 0.1 s); 0 = off
     # false ONLY to measure what the audit log costs (bench/): no operation is recorded (a warning is printed)
     audit_log: bool = True
+
+    @field_validator("data_dir", "cert", "key", "client_ca", "infra_root_file", "vault_ca")
+    @classmethod
+    def _absolute(cls, v: Path | None) -> Path | None:
+        # recorded and passed on as absolute paths, so the CLI works from any directory
+        return None if v is None else Path(os.path.abspath(v.expanduser()))
+
+    @field_validator("port", "vault_port")
+    @classmethod
+    def _port(cls, v: int) -> int:
+        if not 1 <= v <= 65535:
+            raise ValueError("a port is a number from 1 to 65535")
+        return v
 
     @field_validator("seal")
     @classmethod
@@ -156,21 +197,101 @@ class Settings(BaseSettings):
         return (self.data_dir / "blobs" / region).resolve().as_uri()
 
 
+def _closest(name: str, known: list[str]) -> str:
+    match = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return f"; did you mean `{match[0]}`?" if match else ""
+
+
+def _check_keys(values: dict[str, Any], source: str) -> None:
+    """Every key of the file is a setting (and every key of a [regions.NAME] table a region field)."""
+    known = sorted(Settings.model_fields)
+    for key in values:
+        if key not in Settings.model_fields:
+            raise ConfigError(f"{source}: unknown setting `{key}`{_closest(key, known)}")
+    regions = values.get("regions")
+    if isinstance(regions, dict):
+        fields = sorted(RegionConfig.model_fields)
+        for name, region in regions.items():
+            if not isinstance(region, dict):
+                raise ConfigError(f"{source}: `regions.{name}` must be a table ([regions.{name}])")
+            for key in region:
+                if key not in RegionConfig.model_fields:
+                    raise ConfigError(f"{source}: unknown setting `regions.{name}.{key}`{_closest(key, fields)}")
+
+
+def _check_env() -> set[str]:
+    """The settings the environment sets; an unknown STRONGROOM_* variable is an error."""
+    names = {f"{ENV_PREFIX}{name.upper()}": name for name in Settings.model_fields}
+    found: set[str] = set()
+    for var in sorted(os.environ):
+        if not var.startswith(ENV_PREFIX) or var.startswith(ENV_PREFIX + "_") or var in NON_SETTING_ENV:
+            continue
+        if var not in names:
+            match = difflib.get_close_matches(var, sorted(names) + sorted(NON_SETTING_ENV), n=1, cutoff=0.6)
+            hint = f"; did you mean {match[0]}?" if match else ""
+            raise ConfigError(f"unknown environment variable {var}{hint}")
+        found.add(names[var])
+    return found
+
+
+def _describe(error: Any, origin: dict[str, str]) -> str:
+    loc = ".".join(str(part) for part in error["loc"])
+    top = str(error["loc"][0]) if error["loc"] else ""
+    where = origin.get(top, "settings")
+    msg = str(error["msg"])
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    given = error.get("input")
+    shown = f" (got {given!r})" if isinstance(given, str | int | float | bool) and error["type"] != "missing" else ""
+    return f"{where}: `{loc}`: {msg}{shown}"
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The settings of a strongroom.toml, checked for unknown keys (ConfigError on any mistake)."""
+    try:
+        with path.open("rb") as fh:
+            values = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a directory") from None
+    except PermissionError:
+        raise ConfigError(f"config file {path} cannot be read (permission denied)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    values = {k.replace("-", "_"): v for k, v in values.items()}
+    _check_keys(values, str(path))
+    return values
+
+
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
-    """Build settings: TOML file (explicit, or ./strongroom.toml if present) < env < overrides."""
+    """Build settings: TOML file (explicit, or ./strongroom.toml if present) < env < overrides.
+
+    Strict: an unknown key in the file, an unknown STRONGROOM_* variable, a --config file that does not exist
+    and a bad value each raise ConfigError with one line naming the setting and where it came from.
+    """
     resolved = os.environ.get(RESOLVED_ENV)
     if resolved and not overrides and config_file is None:
         return Settings.model_validate_json(resolved)
-    file_values: dict[str, Any] = {}
     path = config_file or Path("strongroom.toml")
-    if path.exists():
-        with path.open("rb") as fh:
-            file_values = tomllib.load(fh)
-        file_values = {k.replace("-", "_"): v for k, v in file_values.items()}
-    env_only = Settings()  # env over defaults
-    env_set = {name for name in Settings.model_fields if f"{ENV_PREFIX}{name.upper()}" in os.environ}
-    merged: dict[str, Any] = dict(file_values)
-    for name in env_set:
-        merged[name] = getattr(env_only, name)
-    merged.update({k: v for k, v in overrides.items() if v is not None})
-    return Settings(**merged)
+    file_values: dict[str, Any] = {}
+    if config_file is not None or path.exists():
+        file_values = read_config_file(path)
+    env_set = _check_env()
+    origin = {name: str(path) for name in file_values}
+    origin.update({name: f"{ENV_PREFIX}{name.upper()}" for name in env_set})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    origin.update({name: f"--{name.replace('_', '-')}" for name in given})
+    try:
+        env_only = Settings()  # env over defaults
+        merged: dict[str, Any] = dict(file_values)
+        for name in env_set:
+            merged[name] = getattr(env_only, name)
+        merged.update(given)
+        return Settings(**merged)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc.errors()[0], origin)) from None
+    except SettingsError as exc:  # a list or table setting in the environment must be JSON
+        field = re.search(r'field "(\w+)"', str(exc))
+        var = f"{ENV_PREFIX}{field.group(1).upper()}" if field else "a STRONGROOM_* variable"
+        raise ConfigError(f"{var}: not valid JSON") from None
