@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import ssl
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -57,20 +56,79 @@ CaOpt = Annotated[
 ]
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"strongroom {version('strongroom')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")
+    ] = False,
+) -> None:
+    """strongroom: an S3-compatible object store that seals every object twice."""
+
+
+config_app = typer.Typer(help="The configuration (strongroom.toml and STRONGROOM_* variables).", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("check")
+def config_check(
+    file: Annotated[Path | None, typer.Argument(help="strongroom.toml to check (default ./strongroom.toml)")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Validate the configuration (the file, then the environment) without starting anything."""
+    settings = load_settings(file)  # a ConfigError ends the command with one line (main)
+    path = file or Path("strongroom.toml")
+    source = str(path) if file is not None or path.exists() else "no strongroom.toml"
+    set_here = sorted(settings.model_fields_set)
+    _print(
+        {"ok": True, "file": source, "set": set_here},
+        as_json,
+        f"ok: {source}" + (f" (sets {', '.join(set_here)})" if set_here else " (all defaults)"),
+    )
+
+
+def _flag(help_text: str, name: str) -> str:
+    """A serve flag's help, naming the strongroom.toml key and the environment variable of the same setting."""
+    return f"{help_text} (toml: {name}; env: STRONGROOM_{name.upper()})"
+
+
 @app.command()
 def serve(
-    config: ConfigOpt = None,
-    data_dir: DataDirOpt = None,
-    host: Annotated[str | None, typer.Option(help="address to listen on (default 127.0.0.1)")] = None,
-    port: Annotated[int | None, typer.Option(help="S3 port (default 8443)")] = None,
-    vault_port: Annotated[int | None, typer.Option("--vault-port", help="key vault port (default 8200)")] = None,
-    workers: Annotated[int | None, typer.Option(help="S3 worker processes (default 1)")] = None,
-    cert: Annotated[Path | None, typer.Option(help="server certificate (PEM); default: a generated one")] = None,
-    key: Annotated[Path | None, typer.Option(help="server private key (PEM)")] = None,
-    client_ca: Annotated[Path | None, typer.Option("--client-ca", help="require client certs from this CA")] = None,
-    seal: Annotated[str | None, typer.Option(help="vault seal: keyfile (default, dev), shamir, pkcs11")] = None,
-    insecure_http: Annotated[bool, typer.Option("--insecure-http", help="DEBUG ONLY: serve without TLS")] = False,
-    log_format: Annotated[str | None, typer.Option("--log-format", help="log lines: text (default) or json")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="strongroom.toml to read (default ./strongroom.toml if present)")
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help=_flag("data directory (default ./strongroom-data)", "data_dir"))
+    ] = None,
+    host: Annotated[str | None, typer.Option(help=_flag("address to listen on (default 127.0.0.1)", "host"))] = None,
+    port: Annotated[int | None, typer.Option(help=_flag("S3 port (default 8443)", "port"))] = None,
+    vault_port: Annotated[
+        int | None, typer.Option("--vault-port", help=_flag("key vault port (default 8200)", "vault_port"))
+    ] = None,
+    workers: Annotated[int | None, typer.Option(help=_flag("S3 worker processes (default 1)", "workers"))] = None,
+    cert: Annotated[
+        Path | None, typer.Option(help=_flag("server certificate (PEM); default: a generated one", "cert"))
+    ] = None,
+    key: Annotated[Path | None, typer.Option(help=_flag("server private key (PEM)", "key"))] = None,
+    client_ca: Annotated[
+        Path | None, typer.Option("--client-ca", help=_flag("require client certs from this CA", "client_ca"))
+    ] = None,
+    seal: Annotated[
+        str | None, typer.Option(help=_flag("vault seal: keyfile (default, dev), shamir, pkcs11", "seal"))
+    ] = None,
+    insecure_http: Annotated[
+        bool, typer.Option("--insecure-http", help=_flag("DEBUG ONLY: serve without TLS", "insecure_http"))
+    ] = False,
+    log_format: Annotated[
+        str | None, typer.Option("--log-format", help=_flag("log lines: text (default) or json", "log_format"))
+    ] = None,
 ) -> None:
     """Start the S3 server and the key vault (TLS on by default; the first run creates the data directory)."""
     from strongroom.server import serve as run
@@ -107,29 +165,31 @@ class Vault:
     def __init__(self, settings: Settings, addr: str | None, token: str | None, namespace: str | None = None) -> None:
         import httpx
 
-        from strongroom.tls import client_context
+        from strongroom.clitargets import vault_target
 
-        run = settings.data_dir / "run" / "vault.json"
-        info: dict[str, str] = json.loads(run.read_text()) if run.exists() else {}
-        self.url = (addr or info.get("url") or settings.vault_endpoint).rstrip("/")
-        ca = os.environ.get("VAULT_CACERT") or info.get("ca") or str(settings.vault_ca_file() or "")
-        verify: ssl.SSLContext | bool = True
-        if self.url.startswith("https") and ca and Path(ca).exists():
-            verify = client_context(ca)
+        target = vault_target(settings, addr)
+        self.url = target.url
         token = token or os.environ.get("STRONGROOM_ROOT_TOKEN")
+        self.has_token = bool(token)
         headers = {"x-vault-token": token} if token else {}
         if namespace and namespace != "system":
             headers["x-vault-namespace"] = namespace
-        self.http = httpx.Client(verify=verify, headers=headers, timeout=60)
+        self.http = httpx.Client(verify=target.verify(), headers=headers, timeout=60)
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None, ok404: bool = False) -> Any:
         r = self.http.request(method, f"{self.url}/v1/{path}", json=body)
         if r.status_code == 204:
             return {}
-        data = r.json() if r.content else {}
+        try:
+            data = r.json() if r.content else {}
+        except ValueError:
+            data = {}
         if r.status_code >= 400 and not (ok404 and r.status_code == 404):
-            errs = "; ".join(data.get("errors") or []) or f"HTTP {r.status_code}"
-            typer.echo(f"Error: {errs}", err=True)
+            if r.status_code == 403 and not self.has_token:
+                typer.echo("Error: no vault token: set VAULT_TOKEN or pass --token", err=True)
+                raise typer.Exit(2)
+            errs = "; ".join(data.get("errors") or []) if isinstance(data, dict) else ""
+            typer.echo(f"Error: {errs or f'HTTP {r.status_code}'}", err=True)
             raise typer.Exit(2)
         return data
 
@@ -162,6 +222,9 @@ def key_create(
     """Create a key (usable with SSE-KMS: x-amz-server-side-encryption-aws-kms-key-id: NAME)."""
     settings = load_settings(config, data_dir=data_dir)
     v = Vault(settings, vault_addr, token, tenant)
+    if v.call("GET", f"transit/keys/{name}", ok404=True).get("data"):
+        typer.echo(f"Error: key {name} already exists in tenant {tenant}", err=True)
+        raise typer.Exit(1)
     v.call("POST", f"transit/keys/{name}", {"type": key_type, "region": region or settings.default_region})
     info = v.call("GET", f"transit/keys/{name}")["data"]
     _print(
@@ -180,20 +243,49 @@ def key_list(
     tenant: TenantOpt = "default",
     as_json: JsonOpt = False,
 ) -> None:
-    """List keys."""
+    """List keys (a bucket's own SSE-S3 key shows the bucket's name)."""
     v = _vault(config, data_dir, vault_addr, token, tenant)
     got = v.call("LIST", "transit/keys", ok404=True)
     names = (got.get("data") or {}).get("keys", [])
     rows = [v.call("GET", f"transit/keys/{n}")["data"] for n in names]
-    _print(
-        rows,
-        as_json,
-        "\n".join(
-            f"{r['name']}\t{r.get('type')}\t{r.get('state')}\tv{r.get('latest_version')}\t{r.get('tenant')}\t"
-            f"{r.get('region')}"
-            for r in rows
-        ),
+    if as_json:
+        _print(rows, True, "")
+        return
+    buckets = _bucket_names(v) if rows else {}
+    _table(
+        [{**r, "version": r.get("latest_version"), "bucket": buckets.get(r["name"], "")} for r in rows],
+        ["name", "type", "state", "version", "region", "bucket"],
+        False,
+        title=f"keys of tenant {tenant}",
     )
+
+
+def _bucket_names(v: Vault) -> dict[str, str]:
+    """Key name -> the bucket it protects (the bucket keys of the namespace's tenant). Empty for a caller that may
+    not list the tenant's buckets (an operator: bucket names are the tenant's)."""
+    r = v.http.request("LIST", f"{v.url}/v1/strongroom/buckets")
+    if r.status_code != 200:
+        return {}
+    info = (r.json().get("data") or {}).get("key_info") or {}
+    return {str(b.get("key")): str(name) for name, b in info.items() if isinstance(b, dict)}
+
+
+_KEY_FIELDS = (
+    "name",
+    "type",
+    "state",
+    "tenant",
+    "region",
+    "latest_version",
+    "min_decryption_version",
+    "min_encryption_version",
+    "deletion_allowed",
+    "purge_protection",
+    "deletion_date",
+    "destroyed_at",
+    "auto_rotate_period",
+    "exportable",
+)
 
 
 @key_app.command("show")
@@ -206,9 +298,28 @@ def key_show(
     tenant: TenantOpt = "default",
     as_json: JsonOpt = False,
 ) -> None:
-    """Show one key."""
-    info = _vault(config, data_dir, vault_addr, token, tenant).call("GET", f"transit/keys/{name}")["data"]
-    _print(info, as_json, "\n".join(f"{k}: {v}" for k, v in sorted(info.items())))
+    """Show one key (with the bucket's name when it is a bucket's own SSE-S3 key)."""
+    v = _vault(config, data_dir, vault_addr, token, tenant)
+    info = v.call("GET", f"transit/keys/{name}")["data"]
+    if as_json:
+        _print(info, True, "")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"key {name}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    bucket = _bucket_names(v).get(name)
+    if bucket:
+        table.add_row("bucket", bucket)
+    for field in _KEY_FIELDS:
+        if info.get(field) not in (None, ""):
+            table.add_row(field, str(info[field]))
+    versions = info.get("keys") or {}
+    if isinstance(versions, dict) and versions:
+        table.add_row("versions", ", ".join(f"v{k}" for k in sorted(versions, key=int)))
+    Console().print(table)
 
 
 @key_app.command("rotate")
@@ -530,23 +641,16 @@ def operator_rotate(
 def _admin(data_dir: Path | None, endpoint: str | None, access: str | None, secret: str | None, ca: str | None) -> Any:
     """A signed client of the admin API: endpoint and CA from the flags, the environment or the data directory's
     run/s3.json; credentials from --access-key/--secret-key or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY."""
+    from strongroom.clitargets import s3_target
     from strongroom.http.admin.client import AdminClient
-    from strongroom.tls import client_context
 
-    settings = load_settings(None, data_dir=data_dir)
-    run = settings.data_dir / "run" / "s3.json"
-    info: dict[str, str] = json.loads(run.read_text()) if run.exists() else {}
-    url = endpoint or info.get("url") or f"https://localhost:{settings.port}"
-    ca_file = ca or info.get("ca") or str(settings.tls_dir / "ca.pem")
+    target = s3_target(load_settings(None, data_dir=data_dir), endpoint, ca)
     if not access or not secret:
         typer.echo(
             "Error: no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or --access-key).", err=True
         )
         raise typer.Exit(2)
-    verify: ssl.SSLContext | bool = True
-    if url.startswith("https") and ca_file and Path(ca_file).exists():
-        verify = client_context(ca_file)
-    return AdminClient(url, access, secret, verify)
+    return AdminClient(target.url, access, secret, target.verify())
 
 
 def _call(client: Any, method: str, path: str, body: Any = None, raw: bytes | None = None) -> Any:
@@ -1093,7 +1197,7 @@ def vault_token(
     _print(out, as_json, f"token: {out['token']}\nnamespace: {out['namespace']}\nttl: {out['ttl_seconds']} s")
 
 
-def main() -> None:
+def _register_commands() -> None:
     from strongroom import cli_tenant_lifecycle as lifecycle
     from strongroom.cli_audit import audit_app
 
@@ -1104,7 +1208,24 @@ def main() -> None:
     from strongroom.cli_governance import register
 
     register(app)
-    app()
+
+
+def main() -> None:
+    """The ``strongroom`` command: a mistake in the configuration or a server out of reach is one line, exit 2."""
+    import httpx
+
+    from strongroom.clitargets import unreachable_message
+    from strongroom.config import ConfigError, StartupError
+
+    _register_commands()
+    try:
+        app()
+    except (ConfigError, StartupError) as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise SystemExit(2) from None
+    except httpx.TransportError as exc:
+        typer.echo(f"Error: {unreachable_message(exc)}", err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

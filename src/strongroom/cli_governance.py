@@ -360,22 +360,13 @@ def transparency_report(
     as_json: JsonOpt = False,
 ) -> None:
     """The transparency report of a period (from the public page /_strongroom/transparency: no credentials)."""
-    import ssl
-    from pathlib import Path
-
     import httpx
 
+    from strongroom.clitargets import s3_target
     from strongroom.config import load_settings
-    from strongroom.tls import client_context
 
-    settings = load_settings(None, data_dir=data_dir)
-    run = settings.data_dir / "run" / "s3.json"
-    info: dict[str, str] = json.loads(run.read_text()) if run.exists() else {}
-    url = (endpoint or info.get("url") or f"https://localhost:{settings.port}").rstrip("/")
-    ca_file = ca_bundle or info.get("ca") or str(settings.tls_dir / "ca.pem")
-    verify: ssl.SSLContext | bool = True
-    if url.startswith("https") and ca_file and Path(ca_file).exists():
-        verify = client_context(ca_file)
+    target = s3_target(load_settings(None, data_dir=data_dir), endpoint, ca_bundle)
+    url, verify = target.url, target.verify()
     params = {"format": "html" if html else "json"}
     if period:
         params["period"] = period

@@ -177,32 +177,26 @@ def tenant_export(
     was written; 1 when some were skipped (SSE-C without its key) or failed (the manifest says which)."""
     import httpx
 
+    from strongroom.clitargets import vault_target
     from strongroom.config import load_settings
     from strongroom.tenantexport import Exporter, ExportError, S3Reader, VaultReader
-    from strongroom.tls import client_context
 
     keys = [_sse_c_key(k) for k in sse_c_key or []]
     client = _admin(data_dir, endpoint, access_key, secret_key, ca_bundle)
     assert access_key is not None and secret_key is not None  # _admin exits without them
     s3 = S3Reader(client.endpoint, access_key, secret_key, client.http)
-    settings = load_settings(None, data_dir=data_dir)
-    run = settings.data_dir / "run" / "vault.json"
-    info: dict[str, str] = json.loads(run.read_text()) if run.exists() else {}
-    url = vault_addr or info.get("url")
-    ca = os.environ.get("VAULT_CACERT") or ca_bundle or info.get("ca") or str(settings.tls_dir / "ca.pem")
+    target = vault_target(load_settings(None, data_dir=data_dir), vault_addr, ca_bundle)
 
     def vault() -> VaultReader:
-        assert url is not None
         got = client.request("POST", "/vault/token", {"ttl_seconds": 600})
-        verify: Any = client_context(ca) if url.startswith("https") and ca and Path(ca).exists() else True
-        return VaultReader(url, got["token"], got["namespace"], httpx.Client(verify=verify, timeout=60))
+        http = httpx.Client(verify=target.verify(), timeout=60)
+        return VaultReader(target.url, got["token"], got["namespace"], http)
 
     exporter = Exporter(
         client,
         s3,
         directory,
-        vault=vault if url else None,
-        vault_unavailable="no vault address (pass --vault-addr or set VAULT_ADDR)",
+        vault=vault,
         sse_c_keys=keys,
         progress=(lambda _line: None) if as_json else (lambda line: typer.echo(f"  {line}", err=True)),
     )

@@ -1000,6 +1000,21 @@ def sr_bucket(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
     )
 
 
+@route("list", r"strongroom/buckets/?")
+def sr_bucket_list(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    """The namespace tenant's buckets, with the key that protects each (``key_info``, as Vault's LIST answers)."""
+    buckets = app.core.repo.list_buckets(call.space.tenant) if app.core.repo is not None else []
+    if not buckets:
+        raise VaultHTTPError(404, [])
+    return _data(
+        call,
+        {
+            "keys": [b.name for b in buckets],
+            "key_info": {b.name: {"id": b.id, "key": b.bucket_key_id, "region": b.region} for b in buckets},
+        },
+    )
+
+
 @route("update", r"strongroom/buckets/(?P<name>[^/]+)/rewrap")
 def sr_bucket_rewrap(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
     """Rewrap every DEK1 of the bucket under its keys' latest versions; streams NDJSON progress."""
