@@ -8,6 +8,7 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -18,10 +19,35 @@ import uvicorn
 
 from strongroom import logs
 from strongroom.bootstrap import INTERNAL_TOKEN_ENV, build_runtime, first_start
-from strongroom.config import RESOLVED_ENV, Settings, load_settings
+from strongroom.config import RESOLVED_ENV, Settings, StartupError, load_settings
 from strongroom.tls import TLS12_CIPHERS, TLSFiles, client_context, ensure_tls, server_context
 
 log = logging.getLogger("strongroom")
+#: listening sockets the parent binds before it prints anything, handed to the gateway and the vault by number
+S3_FD_ENV = "STRONGROOM__S3_FD"
+VAULT_FD_ENV = "STRONGROOM__VAULT_FD"
+
+
+def listen(host: str, port: int, what: str) -> socket.socket:
+    """A listening TCP socket on host:port (as uvicorn binds), or StartupError in one line (a port in use)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        reason = (exc.strerror or str(exc)).lower()
+        shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        raise StartupError(f"cannot listen on {shown} for {what}: {reason}") from None
+    return sock
+
+
+def inherited_socket(env: str) -> socket.socket | None:
+    """The listening socket the parent bound for this process (its descriptor number in ``env``), if any."""
+    fd = os.environ.pop(env, "")
+    return socket.socket(fileno=int(fd)) if fd.isdigit() else None
 
 
 async def _wait_tasks_to_complete(self: uvicorn.Server) -> None:
@@ -90,6 +116,13 @@ def _wait_for_vault(settings: Settings, proc: subprocess.Popen[bytes], timeout: 
 
 
 def serve(settings: Settings) -> None:
+    # both ports first: "address already in use" before any banner, and no window for another process to take them
+    s3_sock = listen(settings.host, settings.port, "the S3 endpoint")
+    try:
+        vault_sock = listen(settings.host, settings.vault_port, "the key vault")
+    except StartupError:
+        s3_sock.close()
+        raise
     logs.configure(settings.log_level, settings.log_format)
     rt = build_runtime(settings, run_migrations=True)
     first_start(rt)
@@ -121,7 +154,14 @@ def serve(settings: Settings) -> None:
     (run_dir / "vault.json").write_text(json.dumps({"url": settings.vault_endpoint, "ca": ca}))
     host = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0", "::", "::1") else settings.host  # noqa: S104
     (run_dir / "s3.json").write_text(json.dumps({"url": f"{scheme}://{host}:{settings.port}", "ca": ca}))
-    vault = subprocess.Popen([sys.executable, "-m", "strongroom.vaultserver"], preexec_fn=_die_with_parent)
+    vault_env = dict(os.environ, **{VAULT_FD_ENV: str(vault_sock.fileno())})
+    vault = subprocess.Popen(
+        [sys.executable, "-m", "strongroom.vaultserver"],
+        preexec_fn=_die_with_parent,
+        pass_fds=(vault_sock.fileno(),),
+        env=vault_env,
+    )
+    vault_sock.close()  # the vault child holds it now
     try:
         _wait_for_vault(settings, vault)
     except BaseException:
@@ -133,6 +173,8 @@ def serve(settings: Settings) -> None:
     # migrations), which keeps every gateway's memory small. Same PID, so the vault child (which dies
     # with its parent) lives exactly as long as the gateway does.
     env = dict(os.environ)
+    s3_sock.set_inheritable(True)
+    env[S3_FD_ENV] = str(s3_sock.fileno())
     env.setdefault("MALLOC_MMAP_THRESHOLD_", str(8 * 1024 * 1024))  # steady crypto buffers (bench/crypto_limit.py)
     env.setdefault("MALLOC_TRIM_THRESHOLD_", str(64 * 1024 * 1024))
     sys.stdout.flush()
@@ -170,8 +212,8 @@ def _run_s3(settings: Settings, tls_files: TLSFiles | None) -> None:
         )
     config = TLSConfig("strongroom.http.app:create_app", tls_files=tls_files, **kwargs)
     server = uvicorn.Server(config)
+    sock = inherited_socket(S3_FD_ENV) or config.bind_socket()
     if settings.workers > 1:
-        sock = config.bind_socket()
         uvicorn.supervisors.Multiprocess(config, sockets=[sock]).run()
     else:
-        server.run()
+        server.run(sockets=[sock])

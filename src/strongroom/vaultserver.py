@@ -138,7 +138,7 @@ def _retry_auto_unseal(core: VaultCore) -> None:
 
 
 def run_vault(settings: Settings) -> None:
-    from strongroom.server import TLSConfig
+    from strongroom.server import VAULT_FD_ENV, TLSConfig, inherited_socket
     from strongroom.tls import TLS12_CIPHERS, ensure_tls
 
     logs.configure(settings.log_level, settings.log_format)
@@ -169,7 +169,8 @@ def run_vault(settings: Settings) -> None:
         tls_files = type(tls_files)(tls_files.cert, tls_files.key, tls_files.ca, None)  # tokens, not client certs
         kwargs.update(ssl_certfile=str(tls_files.cert), ssl_keyfile=str(tls_files.key), ssl_ciphers=TLS12_CIPHERS)
     config = TLSConfig(app, tls_files=tls_files, **kwargs)
-    uvicorn.Server(config).run()
+    sock = inherited_socket(VAULT_FD_ENV)  # bound by `strongroom serve` before it printed anything
+    uvicorn.Server(config).run(sockets=[sock] if sock is not None else None)
 
 
 if __name__ == "__main__":
