@@ -116,9 +116,7 @@ def main() -> None:
     def open_() -> float:
         sealer = state["sealer"]
         t = time.perf_counter()
-        opener = PartOpener(
-            dek1, dek2, identity, sealer.inner_header, sealer.outer_header, sealer.plaintext_size
-        )
+        opener = PartOpener(dek1, dek2, identity, sealer.inner_header, sealer.outer_header, sealer.plaintext_size)
         index = 0
         for chunk in sealed:
             if chunk:

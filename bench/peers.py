@@ -61,8 +61,15 @@ def use_snapshot(rev: str, into: Path) -> str:
     return sha
 
 
-def load_test_conftest() -> ModuleType:
-    """tests/conftest.py (start_server, ROOT_ACCESS, ROOT_SECRET) without pytest collecting anything."""
+def load_starter() -> ModuleType:
+    """The server starter (start_server, ROOT_ACCESS, ROOT_SECRET): strongroom.devserver of the code under test; a
+    --rev older than that module has it in its tests/conftest.py, loaded without pytest collecting anything."""
+    try:
+        import strongroom.devserver as devserver
+
+        return devserver
+    except ImportError:
+        pass
     name = "strongroom_tests_conftest"
     if name in sys.modules:
         return sys.modules[name]
@@ -80,7 +87,7 @@ def load_test_conftest() -> ModuleType:
 
 def credentials() -> tuple[str, str]:
     """One access key pair for every server (the test suite's root pair; rclone refuses very short keys)."""
-    ct = load_test_conftest()
+    ct = load_starter()
     return ct.ROOT_ACCESS, ct.ROOT_SECRET
 
 
@@ -176,7 +183,7 @@ AUDIT_OFF_BANNER = "audit_log = false"  # what `strongroom serve` prints when th
 def start_strongroom(workdir: Path, workers: int, audit: bool = True) -> Running:
     """strongroom on its defaults (TLS, SQLite, local disk) with --workers N, plus the SSE-KMS key. ``audit=False``
     turns the audit log off (``STRONGROOM_AUDIT_LOG=false``, for measuring what it costs): ``strongroom-wN-noaudit``."""
-    ct = load_test_conftest()
+    ct = load_starter()
     name = f"strongroom-w{workers}" + ("" if audit else "-noaudit")
     base = workdir / name
     data = base / "data"
@@ -197,7 +204,8 @@ def start_strongroom(workdir: Path, workers: int, audit: bool = True) -> Running
         return ((made.stderr or made.stdout).strip().splitlines() or ["?"])[-1][:200]
 
     # Before the first start (the key store of the early commits); since keys live in the vault the server starts,
-    # only afterwards. conftest sets STRONGROOM_ROOT_TOKEN, which the CLI uses to reach the vault.
+    # only afterwards. The CLI reaches the vault with STRONGROOM_ROOT_TOKEN (the starter's root token).
+    os.environ.setdefault("STRONGROOM_ROOT_TOKEN", ct.ROOT_TOKEN)
     before = key_create()
     srv = ct.start_server(data, ["--workers", str(workers)], **({} if audit else {"env": AUDIT_OFF_ENV}))
     if not audit:

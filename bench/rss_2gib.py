@@ -1,6 +1,6 @@
 """Streaming memory: peak server RSS while a 2 GiB object goes up and comes back down.
 
-Starts a strongroom server on a temp dir (tests/conftest.start_server), then moves one object of --gib GiB, generated
+Starts a strongroom server on a temp dir (strongroom.devserver.start_server), then moves one object of --gib GiB, generated
 on the fly from a seeded AES-CTR keystream (never materialised on either side), twice:
 
 1. boto3 ``upload_fileobj`` (multipart, --part-mib parts) of a non-seekable reader, then a streaming
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 import shutil
 import ssl
 import sys
@@ -27,7 +26,6 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import httpx
 from boto3.s3.transfer import TransferConfig
@@ -40,15 +38,6 @@ from bench.procstat import RssSampler, tree_rss_kib  # noqa: E402
 
 MIB = 1024 * 1024
 FEED = 1 * MIB
-
-
-def load_test_conftest() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("strongroom_tests_conftest", ROOT / "tests" / "conftest.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
 
 
 class PseudoRandomStream:
@@ -104,7 +93,8 @@ def main() -> None:
     args = ap.parse_args()
     size = int(args.gib * 1024 * MIB)
 
-    ct = load_test_conftest()
+    from strongroom import devserver as ct
+
     tmp = Path(tempfile.mkdtemp(prefix="strongroom-rss-"))
     server = ct.start_server(tmp / "data")
     sampler = RssSampler(server.proc.pid, exclude_vault=True)

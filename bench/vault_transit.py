@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.conftest import ROOT_TOKEN, start_server  # noqa: E402
+from strongroom.devserver import ROOT_TOKEN, start_server  # noqa: E402
 
 
 def main() -> None:
@@ -37,8 +37,9 @@ def main() -> None:
             pt = base64.b64encode(os.urandom(1024)).decode()
 
             t0 = time.perf_counter()
-            cts = [v.secrets.transit.encrypt_data(name="bench", plaintext=pt)["data"]["ciphertext"]
-                   for _ in range(args.n)]
+            cts = [
+                v.secrets.transit.encrypt_data(name="bench", plaintext=pt)["data"]["ciphertext"] for _ in range(args.n)
+            ]
             single = args.n / (time.perf_counter() - t0)
             assert v.secrets.transit.decrypt_data(name="bench", ciphertext=cts[-1])["data"]["plaintext"] == pt
 
@@ -50,15 +51,20 @@ def main() -> None:
                 assert len(out["data"]["batch_results"]) == 100
             batch = batches * 100 / (time.perf_counter() - t0)
 
-            subprocess.run([sys.executable, "-m", "strongroom", "key", "create", "kmsbench", "--data-dir",
-                            str(srv.data_dir)], check=True, capture_output=True)
+            subprocess.run(
+                [sys.executable, "-m", "strongroom", "key", "create", "kmsbench", "--data-dir", str(srv.data_dir)],
+                check=True,
+                capture_output=True,
+            )
             s3 = srv.client()
             s3.create_bucket(Bucket="vbench")
             small = os.urandom(4096)
             big = os.urandom(64 << 20)
             res = {}
-            for mode, extra in (("SSE-S3", {}), ("SSE-KMS", {"ServerSideEncryption": "aws:kms",
-                                                              "SSEKMSKeyId": "kmsbench"})):
+            for mode, extra in (
+                ("SSE-S3", {}),
+                ("SSE-KMS", {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "kmsbench"}),
+            ):
                 t0 = time.perf_counter()
                 for i in range(args.n // 2):
                     s3.put_object(Bucket="vbench", Key=f"{mode}/{i}", Body=small, **extra)
