@@ -1,7 +1,7 @@
 """Streaming memory: peak server RSS while a 2 GiB object goes up and comes back down.
 
-Starts a strongroom server on a temp dir (strongroom.devserver.start_server), then moves one object of --gib GiB, generated
-on the fly from a seeded AES-CTR keystream (never materialised on either side), twice:
+Starts a strongroom server on a temp dir (strongroom.devserver.start_server), then moves one object of --gib GiB,
+generated on the fly from a seeded AES-CTR keystream (never materialised on either side), twice:
 
 1. boto3 ``upload_fileobj`` (multipart, --part-mib parts) of a non-seekable reader, then a streaming
    ``get_object`` read in 1 MiB chunks while hashing;
