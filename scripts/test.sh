@@ -5,12 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
 # SoftHSM2 backs the PKCS#11 auto-unseal tests; Chromium and its WebDriver open the transparency page
-# (Debian packages; the tests fail, never skip, without them)
-if ! command -v softhsm2-util >/dev/null 2>&1 || ! [ -x /usr/bin/chromium ] || ! [ -x /usr/bin/chromedriver ]; then
+# (Debian packages; the tests fail, never skip, without them); Prometheus scrapes the metrics endpoints
+if ! command -v softhsm2-util >/dev/null 2>&1 || ! [ -x /usr/bin/chromium ] || ! [ -x /usr/bin/chromedriver ] \
+  || ! [ -x /usr/bin/prometheus ]; then
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2 chromium chromium-driver >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2 chromium chromium-driver prometheus >/dev/null
   else
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2 chromium chromium-driver >/dev/null
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2 chromium chromium-driver prometheus >/dev/null
   fi
 fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv

@@ -1202,6 +1202,9 @@ def _register_commands() -> None:
     from strongroom.cli_audit import audit_app
 
     app.add_typer(audit_app, name="audit")
+    from strongroom.cli_metrics import metrics_app
+
+    app.add_typer(metrics_app, name="metrics")
     tenant_app.command("export")(lifecycle.tenant_export)
     tenant_app.command("verify-certificate")(lifecycle.tenant_verify_certificate)
     tenant_app.command("certificate-key")(lifecycle.tenant_certificate_key)

@@ -98,6 +98,8 @@ class Settings(BaseSettings):
     auth_failure_delay_max_seconds: float = 5.0  # cap on holding back a failing answer (doubling from 0.1 s); 0 = off
     # false ONLY to measure what the audit log costs (bench/): no operation is recorded (a warning is printed)
     audit_log: bool = True
+    # true: /_strongroom/metrics and the vault's sys/metrics answer without a token (else a bearer token is needed)
+    metrics_public: bool = False
 
     @field_validator("data_dir", "cert", "key", "client_ca", "infra_root_file", "vault_ca")
     @classmethod

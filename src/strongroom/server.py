@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import signal
 import socket
 import ssl
@@ -20,6 +21,7 @@ import uvicorn
 from strongroom import logs
 from strongroom.bootstrap import INTERNAL_TOKEN_ENV, build_runtime, first_start
 from strongroom.config import RESOLVED_ENV, Settings, StartupError, load_settings
+from strongroom.core.metrics import MULTIPROC_ENV
 from strongroom.tls import TLS12_CIPHERS, TLSFiles, client_context, ensure_tls, server_context
 
 log = logging.getLogger("strongroom")
@@ -154,7 +156,12 @@ def serve(settings: Settings) -> None:
     (run_dir / "vault.json").write_text(json.dumps({"url": settings.vault_endpoint, "ca": ca}))
     host = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0", "::", "::1") else settings.host  # noqa: S104
     (run_dir / "s3.json").write_text(json.dumps({"url": f"{scheme}://{host}:{settings.port}", "ca": ca}))
-    vault_env = dict(os.environ, **{VAULT_FD_ENV: str(vault_sock.fileno())})
+    # each process family its own multiprocess directory (core/metrics.py), emptied: counters start at zero
+    metrics_dir = run_dir / "metrics"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    for family in ("s3", "vault"):
+        (metrics_dir / family).mkdir(parents=True, mode=0o700)
+    vault_env = dict(os.environ, **{VAULT_FD_ENV: str(vault_sock.fileno()), MULTIPROC_ENV: str(metrics_dir / "vault")})
     vault = subprocess.Popen(
         [sys.executable, "-m", "strongroom.vaultserver"],
         preexec_fn=_die_with_parent,
@@ -175,6 +182,7 @@ def serve(settings: Settings) -> None:
     env = dict(os.environ)
     s3_sock.set_inheritable(True)
     env[S3_FD_ENV] = str(s3_sock.fileno())
+    env[MULTIPROC_ENV] = str(metrics_dir / "s3")
     env.setdefault("MALLOC_MMAP_THRESHOLD_", str(8 * 1024 * 1024))  # steady crypto buffers (bench/crypto_limit.py)
     env.setdefault("MALLOC_TRIM_THRESHOLD_", str(64 * 1024 * 1024))
     sys.stdout.flush()

@@ -150,7 +150,9 @@ def run_vault(settings: Settings) -> None:
         from strongroom.metadata.auditstore import AuditStore
 
         chain = AuditLog(AuditStore(core.repo))  # every vault call in the audit chains; changes with their entry
-    vault_app = VaultApp(core, internal_token=os.environ.get(INTERNAL_TOKEN_ENV), chain=chain)
+    vault_app = VaultApp(
+        core, internal_token=os.environ.get(INTERNAL_TOKEN_ENV), chain=chain, metrics_public=settings.metrics_public
+    )
     app = AccessLog(vault_app, "strongroom.vault.access")
     kwargs: dict[str, object] = dict(
         host=settings.host,

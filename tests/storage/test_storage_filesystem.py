@@ -509,3 +509,10 @@ def test_many_tiny_writes_are_coalesced_in_order(store: FilesystemBlobStore) -> 
         writer.write(memoryview(data)[i : i + 7])
     writer.commit()
     assert read_all(store, blob_id) == data
+
+
+def test_healthy_is_false_once_the_root_is_gone(tmp_path: Path) -> None:
+    store = FilesystemBlobStore(tmp_path / "blobs")
+    assert store.healthy() is True
+    (tmp_path / "blobs").rename(tmp_path / "moved")
+    assert store.healthy() is False

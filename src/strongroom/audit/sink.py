@@ -43,7 +43,7 @@ import anyio
 from strongroom.audit.chain import Pending, append
 from strongroom.audit.checkpoint import Checkpoint, Signer, sign
 from strongroom.audit.entry import chains_of, fields_of, principal_label
-from strongroom.core import errors
+from strongroom.core import errors, metrics
 from strongroom.core.types import Operation
 from strongroom.metadata.auditstore import AuditStore
 
@@ -144,8 +144,10 @@ class AuditLog:
             past = append(tx, [armed.make()])
         except Exception as exc:
             log.error("audit log write failed: %s", type(exc).__name__)
+            metrics.AUDIT_FAILURES.inc()
             raise errors.AuditUnavailable("the audit log cannot be written") from exc
         self._note(past)
+        metrics.AUDIT_WITH_CHANGE.inc()
         armed.target.audited = armed.tentative = True
 
     def rolled_back(self) -> None:
@@ -199,12 +201,16 @@ class AuditLog:
                         break
             try:
                 with self._writing:
+                    started = time.perf_counter()
                     past = self.store.append([e for e, _, _ in batch])
+                    metrics.AUDIT_COMMIT.observe(time.perf_counter() - started)
                 failed = None
             except Exception as exc:  # noqa: BLE001 - every waiter learns the log could not take its entry
                 log.error("audit log write failed: %s", type(exc).__name__)
+                metrics.AUDIT_FAILURES.inc(len(batch))
                 failed = exc
             else:
+                metrics.AUDIT_GROUP.inc(len(batch))
                 self._note(past)
             by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
             for _, fut, loop in batch:
@@ -222,12 +228,15 @@ class AuditLog:
         if not self._writing.acquire(blocking=False):
             return
         try:
+            started = time.perf_counter()
             past = self.store.append([pending(op, api, status, error, bytes_out)])
+            metrics.AUDIT_COMMIT.observe(time.perf_counter() - started)
         except Exception as exc:  # noqa: BLE001 - the group commit tries again and answers 503 if it cannot
             log.error("audit log write failed: %s", type(exc).__name__)
             return
         finally:
             self._writing.release()
+        metrics.AUDIT_DIRECT.inc()
         self._note(past)
         op.audited = True
 
@@ -238,7 +247,9 @@ class AuditLog:
         try:
             self._note(self.store.append([pending(op, api, status, error, bytes_out)]))
         except Exception as exc:
+            metrics.AUDIT_FAILURES.inc()
             raise errors.AuditUnavailable("the audit log cannot be written") from exc
+        metrics.AUDIT_DIRECT.inc()
         op.audited = True
 
     # --- checkpoints --------------------------------------------------------------------------------------------

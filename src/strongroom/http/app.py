@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from strongroom.bootstrap import build_runtime
 from strongroom.config import load_settings
+from strongroom.core import metrics
 from strongroom.http.accesslog import AccessLog
 from strongroom.http.admin.app import PREFIX as ADMIN_PREFIX
 from strongroom.http.admin.app import create_admin_app
@@ -70,6 +71,7 @@ class StrongroomApp:
                 elif message["type"] == "lifespan.shutdown":
                     tg.cancel_scope.cancel()
                     self.rt.repo.close()
+                    metrics.process_exited()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
 
@@ -94,9 +96,10 @@ class StrongroomApp:
             with contextlib.suppress(Exception):
                 if time.monotonic() - last_full >= interval:
                     last_full = time.monotonic()
-                    await anyio.to_thread.run_sync(sweep_once, self.rt)
+                    removed = await anyio.to_thread.run_sync(sweep_once, self.rt)
                 else:
-                    await anyio.to_thread.run_sync(collect_garbage, self.rt, GARBAGE_GRACE_SECONDS)
+                    removed = await anyio.to_thread.run_sync(collect_garbage, self.rt, GARBAGE_GRACE_SECONDS)
+                metrics.BLOBS_SWEPT.inc(removed)
 
 
 def create_app() -> ASGIApp:

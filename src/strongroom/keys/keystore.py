@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from strongroom.core import errors
+from strongroom.core import errors, metrics
 from strongroom.core.types import KeyUse
 from strongroom.crypto import hkdf_sha256, open_small, random_bytes, seal_small
 from strongroom.metadata.repository import Repository
@@ -134,7 +134,9 @@ class KeyStore:
         with self._lock:
             hit = self._material.get(slot)
         if hit and now - hit[0] < hit[1]:
+            metrics.KEY_CACHE_HIT.inc()
             return hit[2], hit[3]
+        metrics.KEY_CACHE_MISS.inc()
         got_version, material, ttl = self._service.bucket_key(key_id, version, tenant_id, bucket.name, bucket.id, use)
         with self._lock:
             if len(self._material) >= MAX_CACHED:

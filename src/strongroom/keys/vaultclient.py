@@ -116,6 +116,20 @@ class VaultClient:
     def status(self) -> dict[str, Any]:
         return self._request("GET", "status") or {}
 
+    def may_read_metrics(self, token: str) -> bool:
+        """Does the vault let ``token`` read ``sys/metrics`` (its ACL: the root token, or a token made by
+        ``strongroom metrics token``)? Unavailable / KeyStoreSealed when the vault cannot say."""
+        url = f"{self._url}/v1/sys/metrics"
+        try:
+            r = self._http().get(url, params={"format": "prometheus"}, headers={"x-vault-token": token})
+        except httpx.HTTPError as exc:
+            raise errors.Unavailable("the key vault is unreachable") from exc
+        if r.status_code == 503:
+            raise errors.KeyStoreSealed("the key vault is sealed")
+        if r.status_code >= 500:
+            raise errors.Unavailable(f"the key vault answered {r.status_code}")
+        return r.status_code == 200
+
     def key_info(self, name: str, namespace: str) -> dict[str, Any]:
         """A transit key of the tenant namespace ``namespace``."""
         got = self._request("GET", f"keyinfo/{name}", namespace)

@@ -999,6 +999,11 @@ class Repository:
                 q = q.where(BlobGarbage.enqueued_at < older_than)
             return list(s.scalars(q.order_by(BlobGarbage.enqueued_at).limit(limit)))
 
+    def count_garbage(self) -> int:
+        """Blobs queued for the sweeper (the metrics' queue length)."""
+        with self.reading() as s:
+            return int(s.scalar(select(func.count()).select_from(BlobGarbage)) or 0)
+
     def forget_garbage(self, blob_ids: Sequence[str]) -> None:
         if not blob_ids:
             return

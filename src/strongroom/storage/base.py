@@ -125,6 +125,10 @@ class BlobStore(Protocol):
         """A URL naming this store for reports, e.g. ``file:///abs/path``. Never contains secrets."""
         ...
 
+    def healthy(self) -> bool:
+        """Whether the backend answers and can take writes now (a cheap probe; never raises)."""
+        ...
+
 
 def sweep_orphans(
     store: BlobStore,

@@ -161,6 +161,9 @@ class BlobStoreConformance:
         description = store.describe()
         assert isinstance(description, str) and "://" in description
 
+    def test_healthy(self, store: BlobStore) -> None:
+        assert store.healthy() is True
+
     # --- writer lifecycle --------------------------------------------------
 
     def test_uncommitted_writer_is_invisible(self, store: BlobStore) -> None:

@@ -377,3 +377,6 @@ class FilesystemBlobStore:
 
     def describe(self) -> str:
         return self._root.as_uri()
+
+    def healthy(self) -> bool:
+        return os.path.isdir(self._root) and os.access(self._root, os.W_OK | os.X_OK)

@@ -16,8 +16,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from strongroom.core import errors
+from strongroom.core import errors, metrics
 from strongroom.core.types import ANONYMOUS, Operation
+from strongroom.http import metrics as metrics_http
 from strongroom.http import transparency
 from strongroom.http.s3 import headers as hdr
 from strongroom.http.s3 import xml
@@ -80,6 +81,16 @@ def _bytes_out(response: Response, method: str) -> int:
     return len(getattr(response, "body", b"") or b"")
 
 
+#: the action label of the endpoints beside S3 (not audited: no route)
+_INTERNAL_ACTIONS = {"/_strongroom/health": "Health", metrics_http.PATH: "Metrics", transparency.PATH: "Transparency"}
+
+
+def _unrouted_action(req: S3Request | None, path: str) -> str:
+    if req is not None and not req.audit:
+        return _INTERNAL_ACTIONS.get(path, "Internal")
+    return "Unknown"  # refused before it could be routed
+
+
 def handler_for(route: Route) -> Handler:
     module, _sep, name = route.handler.partition(":")
     fn: Handler = getattr(importlib.import_module(f"strongroom.http.s3.handlers.{module}"), name)
@@ -97,6 +108,7 @@ class S3App:
         self.acls = AccessConfig(rt, self.access, self.buckets)
         self.limits = RateLimiter(rt.settings, rt.repo.engine)
         self.audit = rt.audit
+        self.scrape_tokens = metrics_http.ScrapeTokens(rt)
         self._handlers: dict[str, Handler] = {}
         self._vault_checked_at = -1e9
         self._vault_sealed = True
@@ -114,6 +126,7 @@ class S3App:
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert scope["type"] == "http"
+        started = time.perf_counter()
         request_id = secrets.token_hex(8).upper()
         receives = 0
         received = 0
@@ -165,7 +178,18 @@ class S3App:
             ((b"x-amz-request-id", rid), (b"x-amz-id-2", rid), (b"server", b"strongroom"))
             + (_HSTS if scope.get("scheme") == "https" else ())
         )
-        await response(scope, receive, send)
+        try:
+            await response(scope, receive, send)
+        finally:
+            route = req.route if req is not None else None
+            metrics.count_s3(
+                route.name if route is not None else _unrouted_action(req, scope["path"]),
+                response.status_code,
+                error,
+                time.perf_counter() - started,
+                received,
+                _bytes_out(response, request.method),
+            )
 
     def unnamed_operation(self, req: S3Request) -> Operation:
         """The audit record of a request refused before its operation was named (unroutable, unauthenticated)."""
@@ -434,6 +458,10 @@ class S3App:
         scope = req.request.scope
         if scope["path"] == "/_strongroom/health":
             return await self.health()
+        if scope["path"] == metrics_http.PATH:
+            if req.method not in ("GET", "HEAD"):
+                raise s3_error("MethodNotAllowed")
+            return await metrics_http.scrape(self.rt, self.scrape_tokens, req.headers)
         if scope["path"] == transparency.PATH:  # public, unsigned: the transparency report's page
             client = scope.get("client")
             self.limits.check_public(client[0] if client else None)  # per address, at the per-key rate

@@ -14,6 +14,7 @@ import hmac
 import json
 import logging
 import re
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,10 +26,11 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from strongroom import __version__
-from strongroom.core import errors
+from strongroom.core import errors, metrics
 from strongroom.core.types import JUSTIFICATIONS, KeyUse
 from strongroom.http.vault import audit as audit_entry
 from strongroom.http.vault import fields as f
+from strongroom.http.vault import metrics as vault_metrics
 from strongroom.http.vault.chainaudit import call_pending
 from strongroom.http.vault.errors import VaultHTTPError, from_domain, permission_denied
 from strongroom.keys import namespaces as ns
@@ -170,8 +172,15 @@ def error_response(exc: Exception, url_path: str) -> Response:
 
 
 class VaultApp:
-    def __init__(self, core: VaultCore, internal_token: str | None = None, chain: AuditLog | None = None) -> None:
+    def __init__(
+        self,
+        core: VaultCore,
+        internal_token: str | None = None,
+        chain: AuditLog | None = None,
+        metrics_public: bool = False,
+    ) -> None:
         self.core = core
+        self.metrics_public = metrics_public  # sys/metrics answers without a token
         self.internal_token = internal_token
         self.chain = chain  # the audit chains (strongroom's own log; the devices below are Vault's sys/audit)
         self.audit_key = AuditSigningKey(core.seal_manager.barrier)
@@ -187,10 +196,12 @@ class VaultApp:
                         await send({"type": "lifespan.startup.complete"})
                     elif message["type"] == "lifespan.shutdown":
                         tg.cancel_scope.cancel()
+                        metrics.process_exited()
                         await send({"type": "lifespan.shutdown.complete"})
                         return
         if scope["type"] != "http":
             return
+        started = time.perf_counter()
         request = Request(scope, receive)
         call: Call | None = None
         try:
@@ -205,7 +216,11 @@ class VaultApp:
                 response = json_response({"errors": ["internal error"]}, 500)
         response.headers["cache-control"] = "no-store"
         response.headers["strict-transport-security"] = "max-age=31536000"
-        await response(scope, receive, send)
+        try:
+            await response(scope, receive, send)
+        finally:
+            if call is not None:
+                metrics.count_vault(call.method, call.path, response.status_code, time.perf_counter() - started)
 
     async def _auto_rotate(self, interval: float = 60.0) -> None:
         """Rotate transit keys whose auto_rotate_period has passed (while unsealed)."""
@@ -314,7 +329,7 @@ class VaultApp:
             if not self.internal_token or not token or not hmac.compare_digest(token, self.internal_token):
                 raise permission_denied()
             call.internal = True
-        elif call.path not in UNAUTHENTICATED:
+        elif call.path not in UNAUTHENTICATED and not (self.metrics_public and call.path == vault_metrics.PATH):
             if self.core.sealed:
                 raise VaultHTTPError(503, ["Vault is sealed"])
             entry = await anyio.to_thread.run_sync(self.core.lookup_token, call.raw_token)
@@ -474,6 +489,14 @@ def sys_health(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
     else:
         status = int(call.query.get("activecode", 200))
     return json_response(body, status)
+
+
+@route("read", r"sys/metrics")
+def sys_metrics(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    fmt = call.query.get("format", "")
+    if fmt not in ("", "prometheus"):
+        raise VaultHTTPError(400, [f"metrics format {fmt!r} is not supported: use format=prometheus or none"])
+    return vault_metrics.render(app.core, fmt)
 
 
 @route("read", r"sys/leader")
