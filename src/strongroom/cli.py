@@ -1202,7 +1202,11 @@ def _register_commands() -> None:
     from strongroom.cli_audit import audit_app
 
     app.add_typer(audit_app, name="audit")
+    from strongroom import cli_backup
     from strongroom.cli_metrics import metrics_app
+
+    app.command("backup")(cli_backup.backup)
+    app.command("restore")(cli_backup.restore)
 
     app.add_typer(metrics_app, name="metrics")
     tenant_app.command("export")(lifecycle.tenant_export)

@@ -227,6 +227,16 @@ class BlobGarbage(Base):
     enqueued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
+class BackupLease(Base):
+    """A backup in progress (service/backup.py): while one is unexpired, no gateway's sweeper deletes a blob queued
+    as garbage at or after ``held_since`` (the backup's database snapshot may still reference it)."""
+
+    __tablename__ = "backup_leases"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    held_since: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
 class VaultEntry(Base):
     """Physical storage of the key vault: untrusted, every value is sealed by the vault's barrier."""
 

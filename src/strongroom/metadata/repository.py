@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 from strongroom.core import errors
 from strongroom.metadata.models import (
     AccessKey,
+    BackupLease,
     BlobGarbage,
     Bucket,
     Group,
@@ -998,6 +999,28 @@ class Repository:
             if older_than is not None:
                 q = q.where(BlobGarbage.enqueued_at < older_than)
             return list(s.scalars(q.order_by(BlobGarbage.enqueued_at).limit(limit)))
+
+    # --- backup leases ---------------------------------------------------
+    def hold_backup(self, lease_id: str, held_since: dt.datetime, expires_at: dt.datetime) -> None:
+        """Take or extend a backup lease (every gateway's sweeper honours it, see :meth:`garbage_held_since`)."""
+        with self.session() as s:
+            row = s.get(BackupLease, lease_id)
+            if row is None:
+                s.add(BackupLease(id=lease_id, held_since=held_since, expires_at=expires_at))
+            else:
+                row.expires_at = expires_at
+
+    def release_backup(self, lease_id: str) -> None:
+        with self.session() as s:
+            s.execute(delete(BackupLease).where(BackupLease.id == lease_id))
+
+    def garbage_held_since(self, now: dt.datetime) -> dt.datetime | None:
+        """The earliest ``held_since`` of the unexpired backup leases: garbage queued at or after it stays."""
+        with self.reading() as s:
+            got: dt.datetime | None = s.scalar(
+                select(func.min(BackupLease.held_since)).where(BackupLease.expires_at > now)
+            )
+        return got
 
     def count_garbage(self) -> int:
         """Blobs queued for the sweeper (the metrics' queue length)."""

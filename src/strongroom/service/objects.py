@@ -790,12 +790,16 @@ def apply_headers(cols: ObjectHeaderColumns, headers: ObjectHeaders, wk: WriteKe
 def collect_garbage(rt: Runtime, min_age: float = 0.0) -> int:
     """Delete queued garbage blobs from their backends, then forget them. Blocking.
 
-    Blobs queued less than ``min_age`` seconds ago, and blobs a GET in this process is streaming, stay
-    queued for a later pass.
+    Blobs queued less than ``min_age`` seconds ago, blobs queued while a backup holds its lease (any process's),
+    and blobs a GET in this process is streaming, stay queued for a later pass.
     """
     done: list[str] = []
-    cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=min_age)
-    for g in rt.repo.take_garbage(1000, older_than=cutoff if min_age > 0 else None):
+    now = dt.datetime.now(dt.UTC)
+    cutoff: dt.datetime | None = now - dt.timedelta(seconds=min_age) if min_age > 0 else None
+    held = rt.repo.garbage_held_since(now)  # a backup in progress may reference what was queued since
+    if held is not None:
+        cutoff = held if cutoff is None else min(cutoff, held)
+    for g in rt.repo.take_garbage(1000, older_than=cutoff):
         if g.blob_id in READ_LEASES:
             continue
         try:
