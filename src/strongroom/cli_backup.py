@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from strongroom.cli import ConfigOpt, DataDirOpt, JsonOpt
+from strongroom.cli import AddrOpt, ConfigOpt, DataDirOpt, JsonOpt, TokenOpt, Vault
 from strongroom.config import load_settings
 from strongroom.core import errors
 
@@ -50,6 +50,8 @@ def backup(
     ],
     config: ConfigOpt = None,
     data_dir: DataDirOpt = None,
+    vault_addr: AddrOpt = None,
+    token: TokenOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -57,8 +59,15 @@ def backup(
 
     The copy is consistent and online (the server keeps serving writes); it stays ciphertext, as at rest, and holds
     neither the infrastructure root nor the keyfile seal's unseal key: keep those apart, `restore` asks for them.
+    It also holds the vault's register of destroyed keys (an operator's vault token reads it: VAULT_TOKEN).
+    `strongroom backup destroyed-keys` prints the live register (for restoring an older backup).
     """
     from strongroom.service import backup as svc
+
+    if args == ["destroyed-keys"]:
+        v = Vault(load_settings(config, data_dir=data_dir), vault_addr, token)
+        typer.echo(json.dumps(v.call("GET", "strongroom/destroyed-keys")["data"], indent=2, sort_keys=True))
+        return
 
     if len(args) == 2 and args[0] == "verify":
         dest = Path(args[1])
@@ -81,13 +90,16 @@ def backup(
             typer.echo(f"backup {dest} verifies: every file matches its manifest")
         return
     if len(args) != 1:
-        typer.echo("Error: usage: strongroom backup DEST | strongroom backup verify DEST", err=True)
+        typer.echo("Error: usage: strongroom backup DEST | backup verify DEST | backup destroyed-keys", err=True)
         raise typer.Exit(2)
     dest = Path(args[0])
     settings = load_settings(config, data_dir=data_dir)
+    vault = Vault(settings, vault_addr, token)
     try:
         with _bar("backing up", quiet or as_json) as (on_total, advance):
-            manifest = svc.take(settings, dest, on_total, advance)
+            manifest = svc.take(
+                settings, dest, lambda: dict(vault.call("GET", "strongroom/destroyed-keys")["data"]), on_total, advance
+            )
     except errors.StrongroomError as exc:
         typer.echo(f"Error: {exc.message}", err=True)
         raise typer.Exit(1) from None
@@ -112,19 +124,32 @@ def restore(
     unseal_key_file: Annotated[
         Path | None, typer.Option("--unseal-key-file", help="keyfile seal only: the backed-up vault's unseal key")
     ] = None,
+    destroyed_keys: Annotated[
+        Path | None,
+        typer.Option(
+            "--destroyed-keys",
+            help="a newer register of destroyed keys (`strongroom backup destroyed-keys`, or a newer backup's)",
+        ),
+    ] = None,
+    newest: Annotated[
+        bool, typer.Option("--newest", help="this backup is the newest state there is (no newer register exists)")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
 ) -> None:
     """Restore a backup into a new, empty data directory (and, with PostgreSQL, an empty database).
 
-    The backup is verified first. Start the restored deployment with `strongroom serve --data-dir NEW`; a Shamir
-    vault then needs its unseal shares, an HSM-sealed one its HSM, as usual.
+    The backup is verified first. A key destroyed after the backup was taken must not come back: pass the newest
+    register of destroyed keys (--destroyed-keys), or --newest. Start the restored deployment with
+    `strongroom serve --data-dir NEW`; a Shamir vault then needs its unseal shares, an HSM-sealed one its HSM.
     """
     from strongroom.service import backup as svc
 
     settings = load_settings(config, data_dir=data_dir)
     try:
         with _bar("restoring", quiet) as (on_total, advance):
-            manifest = svc.restore(source, settings, infra_root_file, unseal_key_file, on_total, advance)
+            manifest = svc.restore(
+                source, settings, infra_root_file, unseal_key_file, destroyed_keys, newest, on_total, advance
+            )
     except errors.StrongroomError as exc:
         typer.echo(f"Error: {exc.message}", err=True)
         raise typer.Exit(1) from None

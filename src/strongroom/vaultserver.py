@@ -8,6 +8,7 @@ import secrets
 import string
 import threading
 import time
+from collections.abc import Callable
 
 import uvicorn
 
@@ -19,6 +20,7 @@ from strongroom.http.vault.app import VaultApp
 from strongroom.keys.seal import SealManager
 from strongroom.metadata.repository import Repository
 from strongroom.metadata.vaultstore import SqlPhysicalStorage
+from strongroom.service import vaultregister
 from strongroom.service.vault import VaultCore
 
 log = logging.getLogger("strongroom.vault")
@@ -80,10 +82,28 @@ def ensure_root_credentials(core: VaultCore) -> None:
         _banner("operator (tenant system, user admin)", op_access, op_secret)
 
 
+def on_unsealed(settings: Settings) -> Callable[[VaultCore], None]:
+    """What every unseal does before the vault serves: re-destroy what the register of destroyed keys handed to a
+    restore lists (service/vaultregister.py; a register this vault did not sign seals it again), then the root
+    credentials' upkeep."""
+    register_file = settings.keys_dir / vaultregister.FILE
+
+    def hook(core: VaultCore) -> None:
+        if register_file.is_file():
+            try:
+                vaultregister.apply(core, vaultregister.read(register_file))
+            except (errors.StrongroomError, ValueError, KeyError, TypeError) as exc:
+                core.seal()
+                raise errors.InvalidRequest(f"{register_file} cannot be applied: {exc}") from None
+        ensure_root_credentials(core)
+
+    return hook
+
+
 def build_vault(settings: Settings) -> VaultCore:
     repo = Repository.open(settings.db_url, run_migrations=False)
     physical = SqlPhysicalStorage(repo)
-    return VaultCore(physical, make_seal_manager(settings, physical), on_unsealed=ensure_root_credentials, repo=repo)
+    return VaultCore(physical, make_seal_manager(settings, physical), on_unsealed=on_unsealed(settings), repo=repo)
 
 
 def start_vault(core: VaultCore, settings: Settings) -> None:

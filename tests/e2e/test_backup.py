@@ -38,9 +38,11 @@ def body(key: str, seq: int, size: int) -> bytes:
     return (head * (size // len(head) + 1))[:size]
 
 
-def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, cwd: Path | None = None, token: str | None = ct.ROOT_TOKEN) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STRONGROOM_", "VAULT_"))}
     env["COLUMNS"] = "200"
+    if token:
+        env["VAULT_TOKEN"] = token  # the backup reads the vault's register of destroyed keys
     return subprocess.run(
         [sys.executable, "-m", "strongroom", *args], env=env, capture_output=True, text=True, timeout=600, cwd=cwd
     )
@@ -134,6 +136,9 @@ def test_the_backup_runs_online_and_says_what_it_holds(taken: dict[str, Any]) ->
     assert manifest["database"] == {"kind": "sqlite", "file": "metadata.sqlite3"}
     assert manifest["seal"] == "keyfile"
     assert set(manifest["root_fingerprints"]) == {"infra_root", "unseal_key"}
+    assert set(manifest["files"]) == {"metadata.sqlite3", "blobs.jsonl", "destroyed-keys.json"}
+    register = json.loads((taken["dest"] / "destroyed-keys.json").read_text())
+    assert register["kind"] == "strongroom.destroyed-keys.register.v1" and register["signature"]
     assert manifest["blobs"]["count"] >= 40 + 3  # the pre objects and the multipart upload's three parts
     index = [json.loads(line) for line in (taken["dest"] / "blobs.jsonl").read_text().splitlines()]
     assert len(index) == manifest["blobs"]["count"]
@@ -181,12 +186,14 @@ def test_a_flipped_byte_is_reported(taken: dict[str, Any], tmp_path: Path) -> No
 def test_restore_needs_the_root_files_and_refuses_wrong_ones(
     srv: Server, taken: dict[str, Any], tmp_path: Path
 ) -> None:
-    out = cli("restore", str(taken["dest"]), "--data-dir", str(tmp_path / "r1"))
+    out = cli("restore", str(taken["dest"]), "--data-dir", str(tmp_path / "r1"), "--newest")
     assert out.returncode == 1
     assert out.stderr == ("Error: the backup holds no infrastructure root (on purpose): pass --infra-root-file FILE\n")
     wrong = tmp_path / "wrong.key"
     wrong.write_bytes(os.urandom(32))
-    out = cli("restore", str(taken["dest"]), "--data-dir", str(tmp_path / "r2"), "--infra-root-file", str(wrong))
+    out = cli(
+        "restore", str(taken["dest"]), "--data-dir", str(tmp_path / "r2"), "--infra-root-file", str(wrong), "--newest"
+    )
     assert out.returncode == 1
     assert out.stderr == f"Error: {wrong} is not the backed-up deployment's infrastructure root\n"
     out = cli(
@@ -196,10 +203,23 @@ def test_restore_needs_the_root_files_and_refuses_wrong_ones(
         str(tmp_path / "r3"),
         "--infra-root-file",
         str(srv.data_dir / "keys" / "infra-root.key"),
+        "--newest",
     )
     assert out.returncode == 1
     assert out.stderr == "Error: the backup holds no unseal key (on purpose): pass --unseal-key-file FILE\n"
-    out = cli("restore", str(taken["dest"]), "--data-dir", str(srv.data_dir))
+    out = cli(
+        "restore",
+        str(taken["dest"]),
+        "--data-dir",
+        str(tmp_path / "r4"),
+        "--infra-root-file",
+        str(srv.data_dir / "keys" / "infra-root.key"),
+        "--unseal-key-file",
+        str(srv.data_dir / "keys" / "unseal.key"),
+    )
+    assert out.returncode == 1
+    assert out.stderr.startswith("Error: a key destroyed after this backup was taken would come back with it: pass")
+    out = cli("restore", str(taken["dest"]), "--data-dir", str(srv.data_dir), "--newest")
     assert out.returncode == 1 and out.stderr == f"Error: the data directory {srv.data_dir} is not empty\n"
 
 
@@ -214,6 +234,7 @@ def test_the_restored_deployment_serves_every_object(srv: Server, taken: dict[st
         str(srv.data_dir / "keys" / "infra-root.key"),
         "--unseal-key-file",
         str(srv.data_dir / "keys" / "unseal.key"),
+        "--newest",
         "--quiet",
     )
     assert out.returncode == 0, out.stderr
@@ -238,3 +259,80 @@ def test_the_restored_deployment_serves_every_object(srv: Server, taken: dict[st
         assert s3.get_object(Bucket=bucket, Key="after-restore")["Body"].read() == b"new"
     finally:
         restored.stop()
+
+
+def test_a_backup_needs_an_operator_token(srv: Server, tmp_path: Path) -> None:
+    out = cli("backup", str(tmp_path / "b"), "--data-dir", str(srv.data_dir), token=None)
+    assert out.returncode == 2
+    assert out.stderr == "Error: no vault token: set VAULT_TOKEN or pass --token\n"
+
+
+def test_a_key_destroyed_after_a_backup_stays_destroyed_when_it_is_restored(srv: Server, tmp_path: Path) -> None:
+    s3 = srv.client()
+    bucket = "shred-" + uuid.uuid4().hex[:8]
+    key = "k-" + uuid.uuid4().hex[:8]
+    s3.create_bucket(Bucket=bucket)
+    assert cli("key", "create", key, "--data-dir", str(srv.data_dir)).returncode == 0
+    s3.put_object(Bucket=bucket, Key="doc", Body=b"under the key", ServerSideEncryption="aws:kms", SSEKMSKeyId=key)
+    s3.put_object(Bucket=bucket, Key="plain", Body=b"under the bucket key")
+    old = tmp_path / "before-destroy"
+    assert cli("backup", str(old), "--data-dir", str(srv.data_dir)).returncode == 0
+    out = cli("key", "destroy", key, "--force", "--data-dir", str(srv.data_dir))
+    assert out.returncode == 0, out.stderr
+    live = cli("backup", "destroyed-keys", "--data-dir", str(srv.data_dir))
+    assert live.returncode == 0, live.stderr
+    register = json.loads(live.stdout)
+    assert [(e["namespace"], e["key"]) for e in register["keys"] if e["key"] == key] == [("default", key)]
+    (tmp_path / "live.json").write_text(live.stdout)
+    roots = [
+        "--infra-root-file",
+        str(srv.data_dir / "keys" / "infra-root.key"),
+        "--unseal-key-file",
+        str(srv.data_dir / "keys" / "unseal.key"),
+    ]
+
+    # an altered register is refused before anything is written
+    forged = dict(register, keys=[])
+    (tmp_path / "forged.json").write_text(json.dumps(forged))
+    out = cli(
+        "restore",
+        str(old),
+        "--data-dir",
+        str(tmp_path / "x"),
+        *roots,
+        "--destroyed-keys",
+        str(tmp_path / "forged.json"),
+    )
+    assert out.returncode == 1
+    assert out.stderr == f"Error: {tmp_path / 'forged.json'}: the register of destroyed keys is altered or not one\n"
+    assert not (tmp_path / "x").exists()
+
+    # with the live register the restored vault erases the key again before it serves
+    new = tmp_path / "restored"
+    out = cli("restore", str(old), "--data-dir", str(new), *roots, "--destroyed-keys", str(tmp_path / "live.json"))
+    assert out.returncode == 0, out.stderr
+    restored = ct.start_server(new)
+    try:
+        s3r = restored.client()
+        assert s3r.get_object(Bucket=bucket, Key="plain")["Body"].read() == b"under the bucket key"
+        with pytest.raises(s3r.exceptions.ClientError) as refused:
+            s3r.get_object(Bucket=bucket, Key="doc")
+        assert refused.value.response["Error"]["Code"] == "KMS.KMSInvalidStateException"
+        shown = cli("key", "show", key, "--json", "--data-dir", str(new))
+        assert shown.returncode == 0, shown.stderr
+        assert json.loads(shown.stdout)["state"] == "destroyed"
+        assert "re-destroyed after a restore" in restored.log()
+        restored.restart()  # and at every later start
+        with pytest.raises(s3r.exceptions.ClientError):
+            restored.client().get_object(Bucket=bucket, Key="doc")
+    finally:
+        restored.stop()
+
+    # what the register prevents: restored as "the newest state there is", the old backup brings the key back
+    back = tmp_path / "resurrected"
+    assert cli("restore", str(old), "--data-dir", str(back), *roots, "--newest").returncode == 0
+    again = ct.start_server(back)
+    try:
+        assert again.client().get_object(Bucket=bucket, Key="doc")["Body"].read() == b"under the key"
+    finally:
+        again.stop()

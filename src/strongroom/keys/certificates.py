@@ -39,7 +39,8 @@ __all__ = [
 
 KEY_CERT_KIND = "strongroom.transit.deletion-certificate.v1"
 TENANT_CERT_KIND = "strongroom.tenant.deletion-certificate.v1"
-KINDS = frozenset({KEY_CERT_KIND, TENANT_CERT_KIND})
+REGISTER_KIND = "strongroom.destroyed-keys.register.v1"  # service/vaultregister.py
+KINDS = frozenset({KEY_CERT_KIND, TENANT_CERT_KIND, REGISTER_KIND})
 _ED25519_PUBLIC_LEN = 32
 
 

@@ -1763,6 +1763,39 @@ class TransitEngine:
             self._storage.put(KEYS_PREFIX + policy.name, _canonical(tombstone))
             return certificate
 
+    def redestroy(self, certificate: Mapping[str, Any]) -> bool:
+        """After a restore from a backup older than a destruction: put back the tombstone ``certificate`` (this
+        vault's deletion certificate of the key, from the register of destroyed keys) describes, erasing the key's
+        restored material. No state or purge-protection check: the key was destroyed already. True when a live key
+        was erased; False when it is a tombstone already or absent.
+
+        The caller vouches for where ``certificate`` comes from (the register that carries it is signed by the root
+        namespace's certificate key, checked by service/vaultregister.py); this namespace's own certificate key may
+        be younger than the restored storage. Here it must be whole and name the tenant of the key it erases."""
+        if not verify_deletion_certificate(certificate):
+            raise VaultInvalidRequest("the deletion certificate is altered")
+        name = self._check_name(str(certificate["key_name"]))
+        with self._lock:
+            raw = self._raw(name)
+            if raw is None or raw.get("tombstone"):
+                return False
+            if raw.get("tenant") != certificate.get("tenant"):
+                raise VaultInvalidRequest(f"the deletion certificate of {name} names another tenant's key")
+            tombstone = {
+                "name": name,
+                "tombstone": True,
+                "type": certificate.get("key_type"),
+                "tenant": certificate.get("tenant"),
+                "region": certificate.get("region"),
+                "versions": list(certificate.get("versions") or []),
+                "latest_version": certificate.get("latest_version", 0),
+                "destroyed_at": certificate.get("destroyed_at"),
+                "purge_protection": bool(raw.get("purge_protection")),
+                "certificate": dict(certificate),
+            }
+            self._storage.put(KEYS_PREFIX + name, _canonical(tombstone))
+            return True
+
     def deletion_certificate(self, name: str) -> dict[str, Any]:
         """The certificate issued when ``name`` was destroyed."""
         name = self._check_name(name)

@@ -38,11 +38,13 @@ from strongroom.config import Settings
 from strongroom.core import errors
 from strongroom.metadata import snapshot
 from strongroom.metadata.repository import Repository
+from strongroom.service import vaultregister
 from strongroom.storage import BlobStore, open_blob_store
 
 FORMAT = "strongroom-backup/1"
 MANIFEST = "manifest.json"
 BLOB_INDEX = "blobs.jsonl"
+REGISTER = "destroyed-keys.json"  # the vault's register of destroyed keys when the backup began
 CHUNK = 8 * 1024 * 1024
 LEASE_SECONDS = 900.0
 RENEW_SECONDS = 60.0
@@ -127,15 +129,19 @@ def plan(settings: Settings) -> tuple[Repository, dict[str, BlobStore]]:
 def take(
     settings: Settings,
     dest: Path,
+    register: Callable[[], dict[str, Any]],
     on_total: Callable[[int, int], None] | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Back up the deployment ``settings`` describes into the new directory ``dest``; returns the manifest.
-    Blocking. ``on_total(blobs, bytes)`` once the blob list is known, ``progress(n)`` as bytes are copied."""
+    Blocking. ``register()``: the live vault's register of destroyed keys (asked before the snapshot, so it holds
+    at least what the snapshot's tombstones say). ``on_total(blobs, bytes)`` once the blob list is known,
+    ``progress(n)`` as bytes are copied."""
     for region in settings.regions:
         if not _REGION.match(region):
             raise errors.InvalidArgument(f"region name {region!r} cannot be a backup path")
     _empty_dir(dest, "the backup directory")
+    _fsync_write(dest / REGISTER, (json.dumps(register(), indent=2, sort_keys=True) + "\n").encode())
     repo, stores = plan(settings)
     lease = secrets.token_hex(8)
     began = dt.datetime.now(dt.UTC)
@@ -157,7 +163,7 @@ def take(
     ).encode()
     _fsync_write(dest / BLOB_INDEX, index)
     files = {}
-    for name in (db_file, BLOB_INDEX):
+    for name in (db_file, BLOB_INDEX, REGISTER):
         size, sha = _file_sha256(dest / name)
         files[name] = {"size": size, "sha256": sha}
     regions: dict[str, dict[str, Any]] = {}
@@ -337,11 +343,17 @@ def restore(
     settings: Settings,
     infra_root_file: Path | None = None,
     unseal_key_file: Path | None = None,
+    newer_register: Path | None = None,
+    newest: bool = False,
     on_total: Callable[[int, int], None] | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Restore ``backup`` into the empty data directory (and, for PostgreSQL, the empty database) ``settings``
-    names, after verifying it whole. Blocking. Returns the manifest."""
+    names, after verifying it whole. Blocking. Returns the manifest.
+
+    ``newer_register``: a register of destroyed keys newer than the backup (the live vault's, or a newer backup's
+    destroyed-keys.json); the restored vault re-destroys what it lists at every unseal. Without one, ``newest``
+    must say this backup is the newest state there is (else a key destroyed after it would come back)."""
     problems = verify(backup)
     if problems:
         raise errors.InvalidArgument(
@@ -352,6 +364,24 @@ def restore(
     if manifest.get("seal") != settings.seal:
         raise errors.InvalidArgument(
             f"the backup's vault uses seal = {manifest.get('seal')}; the configuration says {settings.seal}"
+        )
+    own = json.loads((backup / REGISTER).read_text())
+    registers = [own]
+    if newer_register is not None:
+        try:
+            supplied = vaultregister.read(newer_register)
+        except (OSError, ValueError) as exc:
+            raise errors.InvalidArgument(f"{newer_register}: not a register of destroyed keys ({exc})") from None
+        for reg in supplied:
+            why = vaultregister.check(reg, like=own)
+            if why is not None:
+                raise errors.InvalidArgument(f"{newer_register}: {why}")
+        registers += supplied
+    elif not newest:
+        raise errors.InvalidArgument(
+            "a key destroyed after this backup was taken would come back with it: pass --destroyed-keys FILE (the "
+            "live vault's register, `strongroom backup destroyed-keys > FILE`, or a newer backup's "
+            "destroyed-keys.json), or --newest if this backup is the newest state there is"
         )
     blobs = list(blob_index(backup))
     missing = sorted({b.region for b in blobs} - set(settings.regions))
@@ -374,6 +404,9 @@ def restore(
             "unseal key",
             "--unseal-key-file",
         )
+    register_file = settings.keys_dir / vaultregister.FILE
+    register_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _fsync_write(register_file, (json.dumps(vaultregister.merge(registers), indent=2) + "\n").encode())
     snapshot.restore(backup, str(manifest["database"]["kind"]), settings.db_url)
     if on_total is not None:
         on_total(len(blobs), sum(b.size for b in blobs))

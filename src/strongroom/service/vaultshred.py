@@ -151,7 +151,7 @@ def _key_entry(key: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _delete_credentials(core: VaultCore, tenant: str) -> int:
+def delete_credentials(core: VaultCore, tenant: str) -> int:
     gone = 0
     for access_key in core.seal_manager.barrier.list(CREDENTIALS_PREFIX):
         if access_key.endswith("/"):
@@ -199,7 +199,7 @@ def destroy_keys(
         if space is not None:
             core.tokens.revoke_namespace(tenant)
             _destroy_live(space, rec, now)
-        rec["credentials_deleted"] = int(rec.get("credentials_deleted", 0)) + _delete_credentials(core, tenant)
+        rec["credentials_deleted"] = int(rec.get("credentials_deleted", 0)) + delete_credentials(core, tenant)
         rec.setdefault("keys_destroyed_at", rfc3339(_now()))
         rec["state"] = STATE_KEYS_DESTROYED
         _save(core, tenant, rec)
@@ -220,7 +220,7 @@ def complete(core: VaultCore, tenant: str) -> dict[str, Any]:
             core.tokens.revoke_namespace(tenant)
             _destroy_live(space, rec, _now())
             core.delete_namespace(tenant, force=True)
-        _delete_credentials(core, tenant)
+        delete_credentials(core, tenant)
         body = {
             "kind": TENANT_CERT_KIND,
             "tenant": tenant,

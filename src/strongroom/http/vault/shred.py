@@ -7,6 +7,10 @@ Internal (the gateways' token; the tenant is the path's name, not the namespace 
     POST strongroom/internal/namespaces/:tenant/shred/complete  step 2: delete the namespace, sign the certificate
     GET  strongroom/internal/shredded/:tenant                   the shred record (404: never shredded)
 
+Operators (a root-namespace token whose policy may read the path; the root token)::
+
+    GET  strongroom/destroyed-keys                              the signed register of destroyed keys (backups)
+
 Public (no token: a public key, for offline verification)::
 
     GET  strongroom/certificate-key                             {"algorithm", "public_key", "key_id"}
@@ -22,7 +26,7 @@ from strongroom.http.vault import fields as f
 from strongroom.http.vault.app import Call, VaultApp, _data, route
 from strongroom.http.vault.errors import VaultHTTPError
 from strongroom.keys import namespaces as ns
-from strongroom.service import vaultshred
+from strongroom.service import vaultregister, vaultshred
 
 
 def _space(app: VaultApp, tenant: str) -> Any:
@@ -60,6 +64,13 @@ def sr_internal_shredded(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
     if rec is None:
         raise VaultHTTPError(404, [])
     return _data(call, rec)
+
+
+@route("read", r"strongroom/destroyed-keys")
+def sr_destroyed_keys(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    if call.namespace != ns.ROOT:
+        raise VaultHTTPError(403, ["permission denied"])  # every tenant's key names: the operators' namespace only
+    return _data(call, vaultregister.make(app.core))
 
 
 @route("read", r"strongroom/certificate-key")
