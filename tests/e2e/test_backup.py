@@ -48,6 +48,12 @@ def cli(*args: str, cwd: Path | None = None, token: str | None = ct.ROOT_TOKEN) 
     )
 
 
+def roots(srv: Server) -> list[str]:
+    """The restore's root-file options: the backed-up deployment's infrastructure root and unseal key."""
+    keys = srv.data_dir / "keys"
+    return ["--infra-root-file", str(keys / "infra-root.key"), "--unseal-key-file", str(keys / "unseal.key")]
+
+
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server = ct.start_server(tmp_path_factory.mktemp("backup") / "data")
@@ -152,13 +158,13 @@ def test_it_verifies(taken: dict[str, Any]) -> None:
 
 
 def test_it_holds_no_plaintext_and_no_root_file(srv: Server, taken: dict[str, Any]) -> None:
-    roots = [(srv.data_dir / "keys" / name).read_bytes() for name in ("infra-root.key", "unseal.key")]
+    secrets = [(srv.data_dir / "keys" / name).read_bytes() for name in ("infra-root.key", "unseal.key")]
     for path in taken["dest"].rglob("*"):
         if path.is_file():
             data = path.read_bytes()
             assert MARKER not in data, path
-            for root in roots:
-                assert root not in data, path
+            for secret in secrets:
+                assert secret not in data, path
 
 
 def test_a_flipped_byte_is_reported(taken: dict[str, Any], tmp_path: Path) -> None:
@@ -196,27 +202,11 @@ def test_restore_needs_the_root_files_and_refuses_wrong_ones(
     )
     assert out.returncode == 1
     assert out.stderr == f"Error: {wrong} is not the backed-up deployment's infrastructure root\n"
-    out = cli(
-        "restore",
-        str(taken["dest"]),
-        "--data-dir",
-        str(tmp_path / "r3"),
-        "--infra-root-file",
-        str(srv.data_dir / "keys" / "infra-root.key"),
-        "--newest",
-    )
+    infra = ["--infra-root-file", str(srv.data_dir / "keys" / "infra-root.key")]
+    out = cli("restore", str(taken["dest"]), "--data-dir", str(tmp_path / "r3"), *infra, "--newest")
     assert out.returncode == 1
     assert out.stderr == "Error: the backup holds no unseal key (on purpose): pass --unseal-key-file FILE\n"
-    out = cli(
-        "restore",
-        str(taken["dest"]),
-        "--data-dir",
-        str(tmp_path / "r4"),
-        "--infra-root-file",
-        str(srv.data_dir / "keys" / "infra-root.key"),
-        "--unseal-key-file",
-        str(srv.data_dir / "keys" / "unseal.key"),
-    )
+    out = cli("restore", str(taken["dest"]), "--data-dir", str(tmp_path / "r4"), *roots(srv))
     assert out.returncode == 1
     assert out.stderr.startswith("Error: a key destroyed after this backup was taken would come back with it: pass")
     out = cli("restore", str(taken["dest"]), "--data-dir", str(srv.data_dir), "--newest")
@@ -225,18 +215,7 @@ def test_restore_needs_the_root_files_and_refuses_wrong_ones(
 
 def test_the_restored_deployment_serves_every_object(srv: Server, taken: dict[str, Any], tmp_path: Path) -> None:
     new = tmp_path / "restored"
-    out = cli(
-        "restore",
-        str(taken["dest"]),
-        "--data-dir",
-        str(new),
-        "--infra-root-file",
-        str(srv.data_dir / "keys" / "infra-root.key"),
-        "--unseal-key-file",
-        str(srv.data_dir / "keys" / "unseal.key"),
-        "--newest",
-        "--quiet",
-    )
+    out = cli("restore", str(taken["dest"]), "--data-dir", str(new), *roots(srv), "--newest", "--quiet")
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith(f"restored {taken['dest']} into {new}: ")
     restored = ct.start_server(new)
@@ -284,12 +263,7 @@ def test_a_key_destroyed_after_a_backup_stays_destroyed_when_it_is_restored(srv:
     register = json.loads(live.stdout)
     assert [(e["namespace"], e["key"]) for e in register["keys"] if e["key"] == key] == [("default", key)]
     (tmp_path / "live.json").write_text(live.stdout)
-    roots = [
-        "--infra-root-file",
-        str(srv.data_dir / "keys" / "infra-root.key"),
-        "--unseal-key-file",
-        str(srv.data_dir / "keys" / "unseal.key"),
-    ]
+    root_args = roots(srv)
 
     # an altered register is refused before anything is written
     forged = dict(register, keys=[])
@@ -299,7 +273,7 @@ def test_a_key_destroyed_after_a_backup_stays_destroyed_when_it_is_restored(srv:
         str(old),
         "--data-dir",
         str(tmp_path / "x"),
-        *roots,
+        *root_args,
         "--destroyed-keys",
         str(tmp_path / "forged.json"),
     )
@@ -309,7 +283,7 @@ def test_a_key_destroyed_after_a_backup_stays_destroyed_when_it_is_restored(srv:
 
     # with the live register the restored vault erases the key again before it serves
     new = tmp_path / "restored"
-    out = cli("restore", str(old), "--data-dir", str(new), *roots, "--destroyed-keys", str(tmp_path / "live.json"))
+    out = cli("restore", str(old), "--data-dir", str(new), *root_args, "--destroyed-keys", str(tmp_path / "live.json"))
     assert out.returncode == 0, out.stderr
     restored = ct.start_server(new)
     try:
@@ -330,7 +304,7 @@ def test_a_key_destroyed_after_a_backup_stays_destroyed_when_it_is_restored(srv:
 
     # what the register prevents: restored as "the newest state there is", the old backup brings the key back
     back = tmp_path / "resurrected"
-    assert cli("restore", str(old), "--data-dir", str(back), *roots, "--newest").returncode == 0
+    assert cli("restore", str(old), "--data-dir", str(back), *root_args, "--newest").returncode == 0
     again = ct.start_server(back)
     try:
         assert again.client().get_object(Bucket=bucket, Key="doc")["Body"].read() == b"under the key"
