@@ -156,12 +156,12 @@ def serve(settings: Settings) -> None:
     (run_dir / "vault.json").write_text(json.dumps({"url": settings.vault_endpoint, "ca": ca}))
     host = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0", "::", "::1") else settings.host  # noqa: S104
     (run_dir / "s3.json").write_text(json.dumps({"url": f"{scheme}://{host}:{settings.port}", "ca": ca}))
-    # each process family its own multiprocess directory (core/metrics.py), emptied: counters start at zero
+    # several gateway processes share their counters through files (core/metrics.py), emptied: they start at zero.
+    # One process (the vault, a single gateway) keeps them in memory: a file write per count costs ~2x as much
     metrics_dir = run_dir / "metrics"
     shutil.rmtree(metrics_dir, ignore_errors=True)
-    for family in ("s3", "vault"):
-        (metrics_dir / family).mkdir(parents=True, mode=0o700)
-    vault_env = dict(os.environ, **{VAULT_FD_ENV: str(vault_sock.fileno()), MULTIPROC_ENV: str(metrics_dir / "vault")})
+    os.environ.pop(MULTIPROC_ENV, None)
+    vault_env = dict(os.environ, **{VAULT_FD_ENV: str(vault_sock.fileno())})
     vault = subprocess.Popen(
         [sys.executable, "-m", "strongroom.vaultserver"],
         preexec_fn=_die_with_parent,
@@ -182,7 +182,9 @@ def serve(settings: Settings) -> None:
     env = dict(os.environ)
     s3_sock.set_inheritable(True)
     env[S3_FD_ENV] = str(s3_sock.fileno())
-    env[MULTIPROC_ENV] = str(metrics_dir / "s3")
+    if settings.workers > 1:
+        (metrics_dir / "s3").mkdir(parents=True, mode=0o700)
+        env[MULTIPROC_ENV] = str(metrics_dir / "s3")
     env.setdefault("MALLOC_MMAP_THRESHOLD_", str(8 * 1024 * 1024))  # steady crypto buffers (bench/crypto_limit.py)
     env.setdefault("MALLOC_TRIM_THRESHOLD_", str(64 * 1024 * 1024))
     sys.stdout.flush()
@@ -211,6 +213,9 @@ def _run_s3(settings: Settings, tls_files: TLSFiles | None) -> None:
         date_header=True,
         timeout_graceful_shutdown=30,
         h11_max_incomplete_event_size=64 * 1024,
+        # --workers N: a worker that misses the supervisor's ping this long is replaced. uvicorn's 5 s replaced
+        # workers over and over on a loaded machine while they were still importing the app
+        timeout_worker_healthcheck=30,
     )
     if tls_files is not None:
         kwargs.update(

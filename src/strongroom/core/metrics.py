@@ -1,9 +1,10 @@
 """Prometheus instruments, shared by every process of a deployment (prometheus-client).
 
-``strongroom serve`` gives the gateway processes and the vault process each their own directory in
-``PROMETHEUS_MULTIPROC_DIR`` (DATA/run/metrics/s3, DATA/run/metrics/vault, emptied at every start), so counters and
-histograms from every ``--workers`` process add up in one scrape and survive a worker's restart. Without that
-variable (unit tests, a process started by hand) values live in this process only.
+With ``--workers N`` (N > 1) ``strongroom serve`` gives the gateway processes a directory in
+``PROMETHEUS_MULTIPROC_DIR`` (DATA/run/metrics/s3, emptied at every start), so counters and histograms from every
+worker add up in one scrape and survive a worker's restart. A single gateway process, and the vault (always one
+process), keep them in memory: half the cost per count (a file write each), and the scrape also shows the
+process's own ``process_*`` and ``python_*`` metrics.
 
 Labels never carry tenant data: no bucket, object, key, user or tenant names; only S3 action names, status classes,
 S3 error codes, vault path families and the operator's region names.
