@@ -147,7 +147,7 @@ def start_server(
     return server
 
 
-def wait_healthy(server: Server, timeout: float = 60.0) -> None:
+def wait_healthy(server: Server, timeout: float = 120.0) -> None:
     import httpx
 
     deadline = time.monotonic() + timeout

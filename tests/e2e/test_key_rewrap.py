@@ -23,11 +23,25 @@ def _cli(server, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _blob_digests(server) -> dict[str, str]:
+def _blob_digests(server, bucket: str) -> dict[str, str]:
+    """The bucket's blobs on disk by id (other tests' replaced blobs may be swept meanwhile: not these)."""
+    db = sqlite3.connect(server.data_dir / "strongroom.db")
+    try:
+        ids = {
+            r[0]
+            for r in db.execute(
+                "SELECT p.blob_id FROM object_parts p JOIN objects o ON o.id = p.object_id "
+                "JOIN buckets b ON b.id = o.bucket_id WHERE b.name = ?",
+                (bucket,),
+            )
+        }
+    finally:
+        db.close()
     out = {}
     for f in (server.data_dir / "blobs").rglob("*"):
-        if f.is_file() and ".tmp" not in f.parts:
+        if f.is_file() and ".tmp" not in f.parts and f.name in ids:
             out[f.name] = hashlib.sha256(f.read_bytes()).hexdigest()
+    assert set(out) == ids  # every referenced blob is on disk
     return out
 
 
@@ -59,7 +73,7 @@ def test_rotate_then_rewrap_keeps_blobs_and_reads(server, s3, bucket):
         MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": p1["ETag"]}, {"PartNumber": 2, "ETag": p2["ETag"]}]},
     )
     assert set(_versions(server, bucket)) == {1}
-    before = _blob_digests(server)
+    before = _blob_digests(server, bucket)
 
     rot = _cli(server, "key", "rotate", "--bucket", bucket, "--json")
     assert rot.returncode == 0, rot.stderr
@@ -70,7 +84,7 @@ def test_rotate_then_rewrap_keeps_blobs_and_reads(server, s3, bucket):
     final = json.loads(rw.stdout)
     assert final["total"] == 7 and final["rewrapped"] == 7 and final["unchanged"] == 0
     assert set(_versions(server, bucket)) == {2}
-    assert _blob_digests(server) == before  # not one data blob changed
+    assert _blob_digests(server, bucket) == before  # not one data blob changed
 
     for k, b in bodies.items():
         assert s3.get_object(Bucket=bucket, Key=k)["Body"].read() == b
