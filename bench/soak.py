@@ -18,7 +18,7 @@ Verdict: the RSS growth of each gateway process (every server process but the va
 (last sample minus the first sample in that window) must stay below --threshold-mib (5), with 0 errors.
 Exit status: 0 pass, 1 errors (a wrong byte, a failed request, a wrong listing), 2 RSS growth over the threshold.
 
-Usage: python -m bench.soak --minutes 30 [--rate 120] [--workers 4] [--out bench/results]
+Usage: python -m bench.soak --minutes 30 [--rate 100] [--workers 4] [--out bench/results]
        python -m bench.soak --seconds 20 --rate 20 --out /tmp/soak   # a smoke run
 """
 
@@ -395,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--minutes", type=float, default=30.0)
     ap.add_argument("--seconds", type=float, help="run length in seconds (overrides --minutes)")
-    ap.add_argument("--rate", type=float, default=120.0, help="target ops/s over all client threads")
+    ap.add_argument("--rate", type=float, default=100.0, help="target ops/s over all client threads")
     ap.add_argument("--workers", type=int, default=4, help="client threads")
     ap.add_argument("--server-workers", type=int, default=1, help="strongroom serve --workers")
     ap.add_argument("--interval", type=float, default=10.0, help="seconds between samples")
