@@ -34,6 +34,7 @@ import platform
 import random
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -416,6 +417,7 @@ def main(argv: list[str] | None = None) -> int:
     stem = args.out / f"soak-{started}"
     tmp = Path(tempfile.mkdtemp(prefix="strongroom-soak-"))
     extra = ["--workers", str(args.server_workers)] if args.server_workers != 1 else []
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a `kill` still stops the server (finally below)
     server = devserver.start_server(tmp / "data", extra)
     root = server.proc.pid
     tally, stop = Tally(), threading.Event()
