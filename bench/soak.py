@@ -413,6 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     from strongroom import devserver
 
     started = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    rev = git_rev()  # at the start: the code the server runs
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"soak-{started}"
     tmp = Path(tempfile.mkdtemp(prefix="strongroom-soak-"))
@@ -458,6 +459,12 @@ def main(argv: list[str] | None = None) -> int:
         for c in clients:
             c.join(timeout=120)
         elapsed = time.monotonic() - t0  # ops that finished after the last sample count in the totals only
+    except BaseException:  # an interrupted soak (SIGTERM, ^C, a crash) leaves no data dir behind unless --keep
+        if not args.keep:
+            stop.set()
+            server.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
     finally:
         stop.set()
         server.stop()
@@ -493,7 +500,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {
         "started": started,
         "command": command,
-        "git": git_rev(),
+        "git": rev,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "config": {
             "seconds": seconds,
@@ -540,6 +547,9 @@ def main(argv: list[str] | None = None) -> int:
     plot(result, series, intervals, stem.with_suffix(".png"))
     print(md)
     print(f"wrote {stem}.md .json .csv .png")
+    if n_errors:
+        shutil.copy(server.log_path, stem.with_name(stem.name + "-server.log"))
+        print(f"server log: {stem}-server.log")
     if args.keep:
         print(f"data dir and server log kept in {tmp}")
     else:
