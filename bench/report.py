@@ -427,7 +427,7 @@ with the exact command. Background and method: [docs/BENCHMARKS.md](../../docs/B
 ## The servers (columns)
 
 - **strongroom w1 / w2**: `strongroom serve` on its defaults (TLS, SQLite, local disk, SSE-S3 by default) with
-  `--workers 1` / `--workers 2`, started through `tests/conftest.py:start_server`; an SSE-KMS key `benchkey` is
+  `--workers 1` / `--workers 2`, started through `strongroom.devserver.start_server`; an SSE-KMS key `benchkey` is
   created first with `python -m strongroom key create benchkey --data-dir DATA`.
 - **w1 audit off** (`strongroom-w1-noaudit`): strongroom w1 with `STRONGROOM_AUDIT_LOG=false` (the audit log off,
   a setting for measuring only; the runner checks that the server printed its audit-off warning), run right after

@@ -28,6 +28,18 @@ log = logging.getLogger("strongroom")
 #: listening sockets the parent binds before it prints anything, handed to the gateway and the vault by number
 S3_FD_ENV = "STRONGROOM__S3_FD"
 VAULT_FD_ENV = "STRONGROOM__VAULT_FD"
+#: glibc malloc tuning of the gateway (the operator's own MALLOC_* variables win). Steady crypto buffers: a 1 MiB
+#: feed allocates ~2 MiB and frees it at once (bench/crypto_limit.py), so blocks up to 8 MiB come from the heap (no
+#: mmap/munmap per feed) and a heap keeps up to 4 MiB free at its top (no shrink and regrow per feed). The trim
+#: threshold was 64 MiB: then no heap ever gave memory back, and every thread arena (glibc makes up to 8 per core,
+#: one per worker thread that needs one) kept the high-water mark of the request buffers it ever held at once: in
+#: bench/soak.py the gateway's RSS rose ~1.6 MiB a minute (mallinfo2: in-use flat, free bytes rising). Two arenas in
+#: all are enough: the threads mostly allocate while holding the GIL.
+GATEWAY_MALLOC_ENV = {
+    "MALLOC_MMAP_THRESHOLD_": str(8 * 1024 * 1024),
+    "MALLOC_TRIM_THRESHOLD_": str(4 * 1024 * 1024),
+    "MALLOC_ARENA_MAX": "2",
+}
 
 
 def listen(host: str, port: int, what: str) -> socket.socket:
@@ -185,8 +197,7 @@ def serve(settings: Settings) -> None:
     if settings.workers > 1:
         (metrics_dir / "s3").mkdir(parents=True, mode=0o700)
         env[MULTIPROC_ENV] = str(metrics_dir / "s3")
-    env.setdefault("MALLOC_MMAP_THRESHOLD_", str(8 * 1024 * 1024))  # steady crypto buffers (bench/crypto_limit.py)
-    env.setdefault("MALLOC_TRIM_THRESHOLD_", str(64 * 1024 * 1024))
+    env.update({k: v for k, v in GATEWAY_MALLOC_ENV.items() if k not in env})
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(sys.executable, [sys.executable, "-m", "strongroom.gateway"], env)  # noqa: S606

@@ -124,6 +124,19 @@ def test_health_and_hsts(server: Server):
     assert r.status_code == 403
 
 
+def test_gateway_runs_with_the_malloc_tuning(server: Server):
+    """serve execs the gateway with a small malloc trim threshold and few arenas (bench/soak.py: with a 64 MiB
+    threshold the gateway's RSS kept climbing), unless the operator set them."""
+    from strongroom.server import GATEWAY_MALLOC_ENV
+
+    raw = Path(f"/proc/{server.proc.pid}/environ").read_bytes().split(b"\0")
+    env = dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+    for name, value in GATEWAY_MALLOC_ENV.items():
+        assert env.get(name) == os.environ.get(name, value), name
+    assert int(GATEWAY_MALLOC_ENV["MALLOC_TRIM_THRESHOLD_"]) <= 8 * 1024 * 1024
+    assert int(GATEWAY_MALLOC_ENV["MALLOC_ARENA_MAX"]) <= 4
+
+
 def test_two_workers_share_the_data(tmp_path: Path):
     srv = start_server(tmp_path / "data", ["--workers", "2"])
     try:
