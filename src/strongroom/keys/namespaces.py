@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from strongroom.core import errors
 from strongroom.keys.kv import KVv2Engine
+from strongroom.keys.kv1 import KVv1Engine
+from strongroom.keys.mounts import MountEntry, MountTable
 from strongroom.keys.storage import PrefixedStorage, VaultStorage
+from strongroom.keys.tokenroles import TokenRoles
 from strongroom.keys.tokens import TENANT_ADMIN_POLICY, TENANT_ADMIN_POLICY_NAME, PolicyStore
 from strongroom.keys.transit import TransitEngine
 
@@ -68,12 +72,20 @@ class Namespace:
     transit: TransitEngine = field(init=False)
     kv: KVv2Engine = field(init=False)
     policies: PolicyStore = field(init=False)
+    mounts: MountTable = field(init=False)  # sys/mounts: secret/ and transit/ and what the tenant enables
+    auth_mounts: MountTable = field(init=False)  # sys/auth: token/ and the enabled auth methods
+    token_roles: TokenRoles = field(init=False)
 
     def __post_init__(self) -> None:
         self.transit = TransitEngine(self.storage)
         self.kv = KVv2Engine(self.storage, mount="secret")
         builtin = {TENANT_ADMIN_POLICY_NAME: TENANT_ADMIN_POLICY} if self.name else {}
         self.policies = PolicyStore(self.storage, builtin=builtin)
+        self.mounts = MountTable(
+            self.storage, "secrets", _secrets_engine, builtin_engines={"secret/": self.kv, "transit/": self.transit}
+        )
+        self.auth_mounts = MountTable(self.storage, "auth", _auth_engine)
+        self.token_roles = TokenRoles(self.storage)
 
     @classmethod
     def child(cls, root_storage: VaultStorage, name: str) -> Namespace:
@@ -102,14 +114,31 @@ class Namespace:
                     return False
             except errors.StrongroomError:
                 return False
-        return not self.storage.list("kv/secret/metadata/")
+        if self.storage.list("kv/secret/metadata/"):
+            return False
+        # an enabled mount counts while it holds anything (a key, a secret): the tenant disables it first
+        return not any(self.storage.list(entry.storage_prefix) for entry in self.mounts.added())
+
+
+def _secrets_engine(entry: MountEntry, storage: VaultStorage) -> Any:
+    """The engine of an enabled secrets mount, over the mount's own storage."""
+    if entry.type == "transit":
+        return TransitEngine(storage)
+    return KVv2Engine(storage, mount="kv") if entry.version == 2 else KVv1Engine(storage)
+
+
+def _auth_engine(entry: MountEntry, storage: VaultStorage) -> Any:
+    """The engine of an enabled auth mount, over the mount's own storage."""
+    from strongroom.keys.authmethods import AppRoleEngine, UserpassEngine
+
+    return UserpassEngine(storage) if entry.type == "userpass" else AppRoleEngine(storage)
 
 
 _OPERATOR_ROUTES = (
     # (operations, path pattern)
     ({"list", "read", "update", "delete"}, re.compile(r"sys/namespaces(/.*)?")),
     ({"list", "read", "update", "delete"}, re.compile(r"sys/(policy|policies/acl)(/[^/]+)?")),
-    ({"read"}, re.compile(r"sys/mounts|sys/internal/ui/mounts(/.*)?")),
+    ({"read"}, re.compile(r"sys/mounts|sys/auth|sys/internal/ui/mounts(/.*)?")),
     ({"read", "update"}, re.compile(r"auth/token/(lookup-self|renew-self|revoke-self)")),
     ({"list"}, re.compile(r"transit/keys")),
     ({"read", "update", "delete"}, re.compile(r"transit/keys/[^/]+")),

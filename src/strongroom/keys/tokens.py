@@ -58,6 +58,11 @@ class TokenEntry:
     tenant: str = ""  # the token's vault namespace; "" (or "root", as older versions stored it) is the root namespace
     id_hash: str = ""
     created_precise: float = 0.0  # creation_time is whole seconds (as Vault shows it); expiry uses this
+    period: int = 0  # seconds; a periodic token's every renewal sets its TTL back to the period
+    max_ttl: int = 0  # seconds from creation that renewals may not pass (the issuing mount's max TTL); 0 = none
+    path: str = "auth/token/create"  # the path that made it (auth/approle/login, auth/token/create/ROLE, ...)
+    role: str = ""  # the token role it was made through
+    mount_accessor: str = ""  # the auth mount that issued it (disabling the mount revokes it)
 
     def _start(self) -> float:
         return self.created_precise or float(self.creation_time)
@@ -228,6 +233,8 @@ class TokenStore(PolicyStore):
         self.storage.put(f"auth/token/accessor/{entry.accessor}", token_hash.encode())
         if entry.namespace:
             self.storage.put(f"auth/token/namespace/{entry.namespace}/{token_hash}", b"1")
+        if entry.mount_accessor:
+            self.storage.put(f"auth/token/mount/{entry.mount_accessor}/{token_hash}", b"1")
 
     def create(
         self,
@@ -243,15 +250,35 @@ class TokenStore(PolicyStore):
         num_uses: int = 0,
         token_id: str | None = None,
         namespace: str | None = None,
+        period: int = 0,
+        max_ttl: int = 0,
+        path: str = "auth/token/create",
+        role: str = "",
+        mount_accessor: str = "",
+        policies_decided: bool = False,
     ) -> tuple[str, TokenEntry]:
-        """A new token; it belongs to ``namespace`` if given, else to its parent's namespace (root without one)."""
-        pols = sorted(set(policies or (parent.policies if parent else ["default"])))
-        if parent is not None and not parent.is_root:
-            missing = set(pols) - set(parent.policies) - {"default"}
-            if missing:
-                raise errors.AccessDenied("child policies must be subset of parent")
-        if "root" not in pols and "default" not in pols:
-            pols = sorted([*pols, "default"])
+        """A new token; it belongs to ``namespace`` if given, else to its parent's namespace (root without one).
+
+        ``policies_decided``: the policies were decided by a token role or an auth method's login, so they are
+        not checked against ``parent``'s and no ``default`` is added. A ``period`` makes a periodic token (its
+        TTL is the period)."""
+        if policies_decided:
+            pols = sorted(set(policies))
+        else:
+            pols = sorted(set(policies or (parent.policies if parent else ["default"])))
+            if parent is not None and not parent.is_root:
+                missing = set(pols) - set(parent.policies) - {"default"}
+                if missing:
+                    raise errors.AccessDenied("child policies must be subset of parent")
+            if "root" not in pols and "default" not in pols:
+                pols = sorted([*pols, "default"])
+        if period:
+            ttl = period if not explicit_max_ttl else min(period, explicit_max_ttl)
+        else:
+            if max_ttl and (ttl == 0 or ttl > max_ttl):
+                ttl = max_ttl
+            if explicit_max_ttl and (ttl == 0 or ttl > explicit_max_ttl):
+                ttl = explicit_max_ttl
         token = token_id or "hvs." + "".join(secrets.choice(_ALPHABET) for _ in range(24))
         accessor = "".join(secrets.choice(_ALPHABET) for _ in range(24))
         entry = TokenEntry(
@@ -268,6 +295,11 @@ class TokenStore(PolicyStore):
             parent=None if (no_parent or parent is None) else parent.id_hash,
             num_uses=num_uses,
             tenant=namespace if namespace is not None else (parent.namespace if parent else ""),
+            period=period,
+            max_ttl=max_ttl,
+            path=path,
+            role=role,
+            mount_accessor=mount_accessor,
         )
         h = _hash(token)
         if self.storage.get(f"auth/token/id/{h}") is not None:
@@ -314,7 +346,18 @@ class TokenStore(PolicyStore):
                 self.storage.delete(f"auth/token/parent/{entry.parent}/{token_hash}")
             if entry.namespace:
                 self.storage.delete(f"auth/token/namespace/{entry.namespace}/{token_hash}")
+            if entry.mount_accessor:
+                self.storage.delete(f"auth/token/mount/{entry.mount_accessor}/{token_hash}")
         self.storage.delete(f"auth/token/id/{token_hash}")
+
+    def revoke_mount(self, mount_accessor: str) -> int:
+        """Revoke every token the auth mount ``mount_accessor`` issued (it is being disabled); how many."""
+        n = 0
+        for token_hash in self.storage.list(f"auth/token/mount/{mount_accessor}/"):
+            self._revoke_hash(token_hash)
+            self.storage.delete(f"auth/token/mount/{mount_accessor}/{token_hash}")
+            n += 1
+        return n
 
     def revoke_where(self, namespace: str, meta_key: str, meta_value: str) -> int:
         """Revoke every token of the child namespace ``namespace`` whose metadata ``meta_key`` is ``meta_value``;
@@ -337,7 +380,14 @@ class TokenStore(PolicyStore):
         if not entry.renewable:
             raise errors.InvalidRequest("lease is not renewable")
         now = self.clock().timestamp()
-        new_ttl = int(now - entry._start()) + (increment or entry.ttl)
+        if entry.period:
+            # a periodic token: its TTL goes back to the period whatever the increment, with no max TTL but the
+            # explicit one
+            new_ttl = int(now - entry._start()) + entry.period
+        else:
+            new_ttl = int(now - entry._start()) + (increment or entry.ttl)
+            if entry.max_ttl:
+                new_ttl = min(new_ttl, entry.max_ttl)
         if entry.explicit_max_ttl:
             new_ttl = min(new_ttl, entry.explicit_max_ttl)
         entry.ttl = new_ttl

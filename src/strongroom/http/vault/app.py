@@ -36,7 +36,9 @@ from strongroom.http.vault.errors import VaultHTTPError, from_domain, permission
 from strongroom.keys import namespaces as ns
 from strongroom.keys.auditdevices import AuditBroker
 from strongroom.keys.auditkey import AuditSigningKey
+from strongroom.keys.mounts import MountEntry
 from strongroom.keys.namespaces import Namespace, operator_may
+from strongroom.keys.tokenroles import TokenRole, role_policies
 from strongroom.keys.tokens import TENANT_ADMIN_POLICY_NAME, TokenEntry
 from strongroom.service.vault import VaultCore
 
@@ -79,6 +81,29 @@ class Call:
     #: operation, justification, grant, bucket (the audit entry's ``key_release``)
     key_release: dict[str, Any] | None = None
     audited: bool = False  # its audit chain entry is written
+    #: the path the route table sees: a mount's path replaced by its type's (``apps/data/x`` of a KV v2 mount at
+    #: ``apps/`` is ``secret/data/x``, ``auth/my-approle/login`` is ``auth/approle/login``); None: no mount matches
+    route_path: str | None = None
+    mount: MountEntry | None = None  # the secrets or auth mount the path belongs to
+    engine: Any = None  # that mount's engine
+
+    @property
+    def mount_path(self) -> str:
+        """The path of the call's mount as the request spells it (``transit/``, ``apps/``, ``auth/userpass/``)."""
+        assert self.mount is not None
+        return ("auth/" if self.mount.type in AUTH_MOUNT_TYPES else "") + self.mount.path
+
+    @property
+    def transit(self) -> Any:
+        """The transit engine of the call's mount."""
+        assert self.mount is not None and self.mount.type == "transit"
+        return self.engine
+
+    @property
+    def kv(self) -> Any:
+        """The KV engine of the call's mount."""
+        assert self.mount is not None and self.mount.type == "kv"
+        return self.engine
 
     # --- the operation record (what the audit log records): a vault request's action is the capability its
     # path needs, its resource the path within its namespace (the namespace of tenant T is T; root = "system")
@@ -113,11 +138,40 @@ def needs_sudo(path: str) -> bool:
         path == "sys/audit"
         or path.startswith(("sys/audit/", "sys/audit-hash/"))
         or path == "sys/strongroom/audit-key/rotate"
+        or path.startswith("sys/auth/")  # enabling, tuning, disabling auth methods (Vault's sys "auth/*")
     )
 
 
 #: the sys/ paths that are per namespace (everything else under sys/ is the deployment's own)
-TENANT_SYS = ("sys/policy", "sys/policies/", "sys/mounts", "sys/internal/ui/mounts", "sys/capabilities-self")
+TENANT_SYS = (
+    "sys/policy",
+    "sys/policies/",
+    "sys/mounts",
+    "sys/auth",
+    "sys/internal/ui/mounts",
+    "sys/capabilities-self",
+)
+AUTH_MOUNT_TYPES = frozenset({"token", "userpass", "approle"})
+#: the route path a mount's type answers under (the route table's patterns are written for these)
+ROUTE_PREFIX = {("kv", 2): "secret", ("kv", 1): "kv1", ("transit", 0): "transit"}
+#: login routes: no token, they make one
+LOGIN_ROUTES = (re.compile(r"auth/userpass/login/[^/]+"), re.compile(r"auth/approle/login"))
+
+
+def resolve_route(space: Namespace, path: str) -> tuple[str | None, MountEntry | None, Any]:
+    """(route path, mount, engine) of ``path`` in ``space``: ``sys/`` and ``strongroom/`` paths are their own
+    routes; ``auth/MOUNT/...`` goes to an auth mount and anything else to a secrets mount, by longest prefix."""
+    head = path.split("/", 1)[0]
+    if head in ("sys", "strongroom"):
+        return path, None, None
+    table, rest = (space.auth_mounts, path[5:]) if head == "auth" else (space.mounts, path)
+    found = table.resolve(rest)
+    if found is None:
+        return None, None, None
+    mount, sub = found
+    kind = mount.type if head == "auth" else ROUTE_PREFIX[(mount.type, mount.version)]
+    prefix = f"auth/{kind}" if head == "auth" else kind
+    return (prefix + "/" + sub if sub else prefix), mount, table.engine(mount)
 Handler = Callable[["VaultApp", Call, re.Match[str]], Any]
 ROUTES: list[tuple[set[str], re.Pattern[str], Handler]] = []
 
@@ -332,6 +386,8 @@ class VaultApp:
         elif call.path not in UNAUTHENTICATED and not (self.metrics_public and call.path == vault_metrics.PATH):
             if self.core.sealed:
                 raise VaultHTTPError(503, ["Vault is sealed"])
+            if call.path.startswith("auth/") and await anyio.to_thread.run_sync(self._login, call):
+                return
             entry = await anyio.to_thread.run_sync(self.core.lookup_token, call.raw_token)
             if entry is None:
                 raise permission_denied()
@@ -339,11 +395,26 @@ class VaultApp:
             if not await anyio.to_thread.run_sync(self.authorized, call):
                 raise permission_denied()
 
+    def _login(self, call: Call) -> bool:
+        """Is ``call`` a login (an auth method's login path, which needs no token)? Routes it when it is."""
+        try:
+            space = self.core.namespace(call.namespace)
+        except errors.NotFound:
+            return False
+        route_path, mount, engine = resolve_route(space, call.path)
+        if route_path is None or not any(p.fullmatch(route_path) for p in LOGIN_ROUTES):
+            return False
+        call.ns, call.route_path, call.mount, call.engine = space, route_path, mount, engine
+        return True
+
     async def _dispatch(self, call: Call) -> Response:
         """The route's answer; a failure becomes its Vault error answer here, so that the audit log records it."""
         try:
+            if call.route_path is None and call.ns is not None:
+                raise VaultHTTPError(404, [f'no handler for route "{call.path}". route entry not found.'])
+            path = call.route_path or call.path
             for methods, pattern, handler in ROUTES:
-                m = pattern.match(call.path)
+                m = pattern.match(path)
                 if m and call.method in methods:
                     result = await anyio.to_thread.run_sync(handler, self, call, m)
                     if isinstance(result, Response):
@@ -352,7 +423,7 @@ class VaultApp:
                         return Response(status_code=204)
                     return json_response(result)
             for _methods, pattern, _handler in ROUTES:
-                if pattern.match(call.path):
+                if pattern.match(path):
                     raise VaultHTTPError(405, ["unsupported operation"])
             raise VaultHTTPError(404, [f'no handler for route "{call.path}". route entry not found.'])
         except Exception as exc:  # noqa: BLE001 - mapped to the wire error in one place
@@ -380,6 +451,7 @@ class VaultApp:
             call.ns = self.core.namespace(call.namespace)
         except errors.NotFound:
             return False
+        call.route_path, call.mount, call.engine = resolve_route(call.ns, call.path)
         caps = self.capabilities(token, call.path, call.namespace)
         if "root" in caps:
             return True
@@ -517,36 +589,6 @@ def sys_key_status(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
     when = installed.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if isinstance(installed, dt.datetime) else str(installed or "")
     data = {"term": info.term, "install_time": when}
     return envelope(data, request_id=call.request_id) | data
-
-
-@route("read", r"sys/mounts")
-def sys_mounts(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    mounts = {
-        "secret/": {"type": "kv", "options": {"version": "2"}, "description": "key/value secret storage"},
-        "transit/": {"type": "transit", "options": None, "description": "encryption as a service"},
-    }
-    return envelope(mounts, request_id=call.request_id) | mounts
-
-
-@route("read", r"sys/internal/ui/mounts/(?P<path>.+)")
-def sys_ui_mount(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    path = m["path"]
-    if path.startswith("secret"):
-        return envelope(
-            {"path": "secret/", "type": "kv", "options": {"version": "2"}, "description": ""},
-            request_id=call.request_id,
-        )
-    if path.startswith("transit"):
-        return envelope(
-            {"path": "transit/", "type": "transit", "options": None, "description": ""}, request_id=call.request_id
-        )
-    raise VaultHTTPError(
-        403,
-        [
-            "preflight capability check returned 403, please ensure client's policies grant "
-            'access to path "' + path + '/"'
-        ],
-    )
 
 
 @route("list,read", r"sys/(policy|policies/acl)")
@@ -692,7 +734,7 @@ def sys_audit_key_rotate(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
 def _token_data(entry: TokenEntry, token_id: str | None = None) -> dict[str, Any]:
     now = int(dt.datetime.now(dt.UTC).timestamp())
     exp = entry.expire_time()
-    return {
+    data: dict[str, Any] = {
         "accessor": entry.accessor,
         "creation_time": entry.creation_time,
         "creation_ttl": entry.ttl,
@@ -705,12 +747,17 @@ def _token_data(entry: TokenEntry, token_id: str | None = None) -> dict[str, Any
         "meta": entry.meta or None,
         "num_uses": entry.num_uses,
         "orphan": entry.orphan,
-        "path": "auth/token/create",
+        "path": entry.path,
         "policies": entry.policies,
         "renewable": entry.renewable,
         "ttl": max(0, exp - now) if exp else 0,
         "type": "service",
     }
+    if entry.period:
+        data["period"] = entry.period
+    if entry.role:
+        data["role"] = entry.role
+    return data
 
 
 @route("read", r"auth/token/lookup-self")
@@ -745,23 +792,61 @@ def _duration(value: Any) -> int:
 
 @route("update", r"auth/token/create(?P<orphan>-orphan)?")
 def token_create(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    return create_token(app, call, orphan=bool(m["orphan"]))
+
+
+def create_token(app: VaultApp, call: Call, *, orphan: bool = False, role: TokenRole | None = None) -> Any:
+    """``auth/token/create``, ``-orphan`` and ``/:role_name``: a child of the caller's token (or an orphan)."""
+    assert call.token is not None
     b = call.body
+    if (f.string("type", b.get("type")) or "service") not in ("service", "default"):
+        raise VaultHTTPError(400, ["batch tokens are not supported"])
     renewable = b.get("renewable", True)
     no_parent = b.get("no_parent", False)
+    period = _duration(b.get("period"))
+    requested = f.comma_list("policies", b.get("policies")) or []
+    explicit_max_ttl = _duration(b.get("explicit_max_ttl"))
+    no_default = f.boolean("no_default_policy", b.get("no_default_policy", False))
+    path = "auth/token/create" + ("-orphan" if orphan else "")
+    decided = False
+    if role is not None:
+        path = f"auth/token/create/{role.name}"
+        requested = role_policies(role, requested, call.token.policies, call.token.is_root)
+        decided = True
+        orphan = role.orphan
+        renewable = role.renewable and (f.boolean("renewable", renewable) if renewable is not None else True)
+        period = role.token_period or period
+        if role.token_explicit_max_ttl:
+            explicit_max_ttl = min(explicit_max_ttl or role.token_explicit_max_ttl, role.token_explicit_max_ttl)
+    elif period:
+        caps = app.capabilities(call.token, call.path, call.namespace)
+        if not ({"root", "sudo"} & caps):
+            raise VaultHTTPError(400, ["root or sudo privileges required to create periodic token"])
+    if no_default and not decided:
+        requested = [p for p in requested if p != "default"] or []
     token, entry = app.core.tokens.create(
-        policies=f.comma_list("policies", b.get("policies")) or [],
+        policies=requested,
         parent=call.token,
         ttl=_duration(b.get("ttl")),
-        explicit_max_ttl=_duration(b.get("explicit_max_ttl")),
+        explicit_max_ttl=explicit_max_ttl,
         display_name=f.string("display_name", b.get("display_name")) or "token",
         meta=f.string_map("meta", b.get("meta")) or {},
         renewable=f.boolean("renewable", renewable) if renewable is not None else True,
-        no_parent=bool(m["orphan"]) or (f.boolean("no_parent", no_parent) if no_parent is not None else False),
-        num_uses=f.integer("num_uses", b.get("num_uses")) or 0,
+        no_parent=orphan or (f.boolean("no_parent", no_parent) if no_parent is not None else False),
+        num_uses=f.integer("num_uses", b.get("num_uses")) or (role.token_num_uses if role else 0),
         token_id=f.string("id", b.get("id")) or None,
         namespace=call.namespace,
+        period=period,
+        path=path,
+        role=role.name if role else "",
+        policies_decided=decided,
     )
-    auth = {
+    return envelope(None, auth=token_auth(token, entry), request_id=call.request_id)
+
+
+def token_auth(token: str, entry: TokenEntry) -> dict[str, Any]:
+    """The ``auth`` block of an answer that hands out a token."""
+    return {
         "client_token": token,
         "accessor": entry.accessor,
         "policies": entry.policies,
@@ -772,8 +857,9 @@ def token_create(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
         "entity_id": "",
         "token_type": "service",
         "orphan": entry.orphan,
+        "mfa_requirement": None,
+        "num_uses": entry.num_uses,
     }
-    return envelope(None, auth=auth, request_id=call.request_id)
 
 
 @route("update", r"auth/token/revoke")
@@ -829,7 +915,7 @@ def _with_alg(body: dict[str, Any], alg: str | None, field: str) -> dict[str, An
 
 @route("list", r"transit/keys")
 def transit_list(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    data = call.space.transit.list_keys()
+    data = call.transit.list_keys()
     keys = data["keys"] if isinstance(data, dict) else list(data)
     if not keys:
         raise VaultHTTPError(404, [])
@@ -838,31 +924,30 @@ def transit_list(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
 
 @route("update", r"transit/keys/(?P<name>[^/]+)")
 def transit_create(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    space = call.space
-    space.transit.create_key(m["name"], tenant=space.tenant, **f.pick(call.body, f.TRANSIT_CREATE))
+    call.transit.create_key(m["name"], tenant=call.space.tenant, **f.pick(call.body, f.TRANSIT_CREATE))
     return None
 
 
 @route("read", r"transit/keys/(?P<name>[^/]+)")
 def transit_read(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    return _data(call, call.space.transit.read_key(m["name"]))
+    return _data(call, call.transit.read_key(m["name"]))
 
 
 @route("delete", r"transit/keys/(?P<name>[^/]+)")
 def transit_delete(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    call.space.transit.delete_key(m["name"])
+    call.transit.delete_key(m["name"])
     return None
 
 
 @route("update", r"transit/keys/(?P<name>[^/]+)/config")
 def transit_config(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    out = call.space.transit.update_config(m["name"], **f.pick(call.body, f.TRANSIT_CONFIG))
+    out = call.transit.update_config(m["name"], **f.pick(call.body, f.TRANSIT_CONFIG))
     return _data(call, out) if isinstance(out, dict) else None
 
 
 @route("update", r"transit/keys/(?P<name>[^/]+)/rotate")
 def transit_rotate(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    out = call.space.transit.rotate(m["name"])
+    out = call.transit.rotate(m["name"])
     return _data(call, out) if isinstance(out, dict) else None
 
 
@@ -871,19 +956,19 @@ def transit_trim(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
     body = f.pick(call.body, f.TRANSIT_TRIM)
     if "min_available_version" not in body:
         raise VaultHTTPError(400, ["missing min_available_version"])
-    out = call.space.transit.trim(m["name"], **body)
+    out = call.transit.trim(m["name"], **body)
     return _data(call, out) if isinstance(out, dict) else None
 
 
 @route("read", r"transit/export/(?P<type>[^/]+)/(?P<name>[^/]+)(?:/(?P<version>[^/]+))?")
 def transit_export(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    return _data(call, call.space.transit.export(m["name"], m["type"], m["version"]))
+    return _data(call, call.transit.export(m["name"], m["type"], m["version"]))
 
 
 def _may_create_key(app: VaultApp, call: Call, name: str) -> bool:
-    """Encrypt creates a missing key (Vault's upsert) only for a token with ``create`` on ``transit/keys/<name>``."""
+    """Encrypt creates a missing key (Vault's upsert) only for a token with ``create`` on ``<mount>/keys/<name>``."""
     assert call.token is not None
-    caps = app.capabilities(call.token, f"transit/keys/{name}", call.namespace)
+    caps = app.capabilities(call.token, f"{call.mount_path}keys/{name}", call.namespace)
     return "root" in caps or ("create" in caps and "deny" not in caps)
 
 
@@ -891,7 +976,7 @@ def _may_create_key(app: VaultApp, call: Call, name: str) -> bool:
 def transit_crypt(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
     from strongroom.keys.transit import batch_response_status
 
-    transit, name, op = call.space.transit, m["name"], m["op"]
+    transit, name, op = call.transit, m["name"], m["op"]
     if op == "encrypt":
         body = f.pick(call.body, f.TRANSIT_ENCRYPT, rename={"type": "key_type"})
         data = transit.encrypt(name, upsert=_may_create_key(app, call, name), tenant=call.space.tenant, **body)
@@ -907,28 +992,28 @@ def transit_crypt(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
 @route("update", r"transit/datakey/(?P<kind>plaintext|wrapped)/(?P<name>[^/]+)")
 def transit_datakey(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
     body = f.pick(call.body, f.TRANSIT_DATAKEY)
-    return _data(call, call.space.transit.generate_data_key(m["name"], kind=m["kind"], **body))
+    return _data(call, call.transit.generate_data_key(m["name"], kind=m["kind"], **body))
 
 
 @route("update", r"transit/hmac/(?P<name>[^/]+)(?:/(?P<alg>[^/]+))?")
 def transit_hmac(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
     body = _with_alg(f.pick(call.body, f.TRANSIT_HMAC), m["alg"], "algorithm")
-    return _data(call, call.space.transit.hmac(m["name"], **body))
+    return _data(call, call.transit.hmac(m["name"], **body))
 
 
 @route("update", r"transit/sign/(?P<name>[^/]+)(?:/(?P<alg>[^/]+))?")
 def transit_sign(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
     body = _with_alg(f.pick(call.body, f.TRANSIT_SIGN), m["alg"], "hash_algorithm")
-    return _data(call, call.space.transit.sign(m["name"], **body))
+    return _data(call, call.transit.sign(m["name"], **body))
 
 
 @route("update", r"transit/verify/(?P<name>[^/]+)(?:/(?P<alg>[^/]+))?")
 def transit_verify(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
     if "hmac" in call.body:
         body = _with_alg(f.pick(call.body, f.TRANSIT_VERIFY_HMAC), m["alg"], "algorithm")
-        return _data(call, call.space.transit.verify_hmac(m["name"], **body))
+        return _data(call, call.transit.verify_hmac(m["name"], **body))
     body = _with_alg(f.pick(call.body, f.TRANSIT_VERIFY), m["alg"], "hash_algorithm")
-    return _data(call, call.space.transit.verify(m["name"], **body))
+    return _data(call, call.transit.verify(m["name"], **body))
 
 
 @route("update", r"transit/random(?:/(?P<a>[^/]+))?(?:/(?P<b>[^/]+))?")
@@ -941,7 +1026,7 @@ def transit_random(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
             body["num_bytes"] = int(part)
         elif part in ("base64", "hex"):
             body["format"] = part
-    return _data(call, call.space.transit.random(**body))
+    return _data(call, call.transit.random(**body))
 
 
 # --- strongroom key lifecycle extensions ------------------------------------------------------------
@@ -1268,12 +1353,12 @@ def sr_internal_audit_public_keys(app: VaultApp, call: Call, m: re.Match[str]) -
 
 @route("read", r"secret/config")
 def kv_read_config(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    return _data(call, call.space.kv.read_config())
+    return _data(call, call.kv.read_config())
 
 
 @route("update", r"secret/config")
 def kv_config(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    call.space.kv.configure(**f.pick(call.body, f.KV_CONFIG))
+    call.kv.configure(**f.pick(call.body, f.KV_CONFIG))
     return None
 
 
@@ -1281,7 +1366,7 @@ def kv_config(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
 def kv_read(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
     version = call.query.get("version")
     try:
-        return _data(call, call.space.kv.read(m["path"], int(version) if version else None))
+        return _data(call, call.kv.read(m["path"], int(version) if version else None))
     except errors.KVVersionDeleted as exc:
         return json_response(_data(call, exc.data), 404)
 
@@ -1293,19 +1378,19 @@ def kv_write(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
     data = call.body.get("data")
     if not isinstance(data, dict):
         raise VaultHTTPError(400, ["no data provided"])
-    return _data(call, call.space.kv.create_or_update(m["path"], data, None if cas is None else int(cas)))
+    return _data(call, call.kv.create_or_update(m["path"], data, None if cas is None else int(cas)))
 
 
 @route("patch", r"secret/data/(?P<path>.+)")
 def kv_patch(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
     options = call.body.get("options") or {}
     cas = options.get("cas") if isinstance(options, dict) else None
-    return _data(call, call.space.kv.patch(m["path"], call.body.get("data"), None if cas is None else int(cas)))
+    return _data(call, call.kv.patch(m["path"], call.body.get("data"), None if cas is None else int(cas)))
 
 
 @route("delete", r"secret/data/(?P<path>.+)")
 def kv_delete_latest(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    call.space.kv.delete_latest(m["path"])
+    call.kv.delete_latest(m["path"])
     return None
 
 
@@ -1315,9 +1400,9 @@ def kv_versions_op(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
     if not versions:
         raise VaultHTTPError(400, ["no version number provided"])
     fn = {
-        "delete": call.space.kv.delete_versions,
-        "undelete": call.space.kv.undelete_versions,
-        "destroy": call.space.kv.destroy_versions,
+        "delete": call.kv.delete_versions,
+        "undelete": call.kv.undelete_versions,
+        "destroy": call.kv.destroy_versions,
     }[m["op"]]
     fn(m["path"], versions)
     return None
@@ -1325,7 +1410,7 @@ def kv_versions_op(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
 
 @route("list", r"secret/metadata(?:/(?P<path>.*))?")
 def kv_list(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    out = call.space.kv.list(m["path"] or "")
+    out = call.kv.list(m["path"] or "")
     keys = out.get("keys") if isinstance(out, dict) else out
     if not keys:
         raise VaultHTTPError(404, [])
@@ -1334,26 +1419,63 @@ def kv_list(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
 
 @route("read", r"secret/metadata/(?P<path>.+)")
 def kv_read_metadata(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    return _data(call, call.space.kv.read_metadata(m["path"]))
+    return _data(call, call.kv.read_metadata(m["path"]))
 
 
 @route("update", r"secret/metadata/(?P<path>.+)")
 def kv_update_metadata(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    call.space.kv.update_metadata(m["path"], **f.pick(call.body, f.KV_METADATA))
+    call.kv.update_metadata(m["path"], **f.pick(call.body, f.KV_METADATA))
     return None
 
 
 @route("patch", r"secret/metadata/(?P<path>.+)")
 def kv_patch_metadata(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    call.space.kv.patch_metadata(m["path"], **f.pick(call.body, f.KV_METADATA))
+    call.kv.patch_metadata(m["path"], **f.pick(call.body, f.KV_METADATA))
     return None
 
 
 @route("delete", r"secret/metadata/(?P<path>.+)")
 def kv_delete_metadata(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    call.space.kv.delete_metadata(m["path"])
+    call.kv.delete_metadata(m["path"])
     return None
 
 
-# the crypto-shred's routes (they register in ROUTES as they are imported)
+# --- KV v1 (enabled mounts only: ``sys/mounts/PATH`` with ``type=kv``) ----------------------------------------
+
+
+@route("read", r"kv1/(?P<path>.+)")
+def kv1_read(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    data = call.kv.read(m["path"])
+    if data is None:
+        raise VaultHTTPError(404, [])
+    assert call.mount is not None
+    body = _data(call, data)
+    body["lease_duration"] = call.mount.effective_ttls()[0]  # Vault shows the mount's default TTL on a v1 read
+    return body
+
+
+@route("list", r"kv1(?:/(?P<path>.*))?")
+def kv1_list(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    keys = call.kv.list(m["path"] or "")
+    if not keys:
+        raise VaultHTTPError(404, [])
+    return _data(call, {"keys": keys})
+
+
+@route("update", r"kv1/(?P<path>.+)")
+def kv1_write(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    call.kv.write(m["path"], dict(call.body))
+    return None
+
+
+@route("delete", r"kv1/(?P<path>.+)")
+def kv1_delete(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
+    call.kv.delete(m["path"])
+    return None
+
+
+# the crypto-shred's, the mount tables' and the auth methods' routes (they register in ROUTES as they are imported)
+# from strongroom.http.vault import authmethods as _authmethods  # noqa: E402, F401
+from strongroom.http.vault import mounts as _mounts  # noqa: E402, F401
 from strongroom.http.vault import shred as _shred  # noqa: E402, F401
+from strongroom.http.vault import token_roles as _token_roles  # noqa: E402, F401
