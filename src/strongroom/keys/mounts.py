@@ -301,6 +301,7 @@ class MountTable:
                 )
             table[p] = new
             self._save(table)
+            self._engines.pop(new.uuid, None)  # an engine built with the old settings goes
             return new
 
     def disable(self, path: str, on_removed: Callable[[MountEntry], None] | None = None) -> MountEntry | None:

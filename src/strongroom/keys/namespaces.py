@@ -131,7 +131,9 @@ def _auth_engine(entry: MountEntry, storage: VaultStorage) -> Any:
     """The engine of an enabled auth mount, over the mount's own storage."""
     from strongroom.keys.authmethods import AppRoleEngine, UserpassEngine
 
-    return UserpassEngine(storage) if entry.type == "userpass" else AppRoleEngine(storage)
+    if entry.type == "userpass":
+        return UserpassEngine(storage)
+    return AppRoleEngine(storage, max_lease_ttl=entry.effective_ttls()[1])
 
 
 _OPERATOR_ROUTES = (

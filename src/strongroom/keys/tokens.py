@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import ipaddress
 import json
 import secrets
 import string
@@ -63,6 +64,19 @@ class TokenEntry:
     path: str = "auth/token/create"  # the path that made it (auth/approle/login, auth/token/create/ROLE, ...)
     role: str = ""  # the token role it was made through
     mount_accessor: str = ""  # the auth mount that issued it (disabling the mount revokes it)
+    bound_cidrs: list[str] = field(default_factory=list)  # where it may be used from (empty: anywhere)
+
+    def usable_from(self, address: str | None) -> bool:
+        """May the token be used by a client at ``address``? (Always, when it has no CIDR bounds.)"""
+        if not self.bound_cidrs:
+            return True
+        if not address:
+            return False
+        try:
+            ip = ipaddress.ip_address(address)
+            return any(ip in ipaddress.ip_network(block, strict=False) for block in self.bound_cidrs)
+        except ValueError:
+            return False
 
     def _start(self) -> float:
         return self.created_precise or float(self.creation_time)
@@ -255,6 +269,7 @@ class TokenStore(PolicyStore):
         path: str = "auth/token/create",
         role: str = "",
         mount_accessor: str = "",
+        bound_cidrs: list[str] | None = None,
         policies_decided: bool = False,
     ) -> tuple[str, TokenEntry]:
         """A new token; it belongs to ``namespace`` if given, else to its parent's namespace (root without one).
@@ -300,6 +315,7 @@ class TokenStore(PolicyStore):
             path=path,
             role=role,
             mount_accessor=mount_accessor,
+            bound_cidrs=list(bound_cidrs or []),
         )
         h = _hash(token)
         if self.storage.get(f"auth/token/id/{h}") is not None:

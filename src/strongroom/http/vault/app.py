@@ -389,7 +389,7 @@ class VaultApp:
             if call.path.startswith("auth/") and await anyio.to_thread.run_sync(self._login, call):
                 return
             entry = await anyio.to_thread.run_sync(self.core.lookup_token, call.raw_token)
-            if entry is None:
+            if entry is None or not entry.usable_from(call.source_ip):
                 raise permission_denied()
             call.token = entry
             if not await anyio.to_thread.run_sync(self.authorized, call):
@@ -775,19 +775,9 @@ def token_lookup(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
     return envelope(_token_data(entry, str(token)), request_id=call.request_id)
 
 
-def _duration(value: Any) -> int:
-    if value in (None, ""):
-        return 0
-    if isinstance(value, int | float):
-        return int(value)
-    text = str(value).strip()
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    try:
-        if text[-1] in units:
-            return int(float(text[:-1]) * units[text[-1]])
-        return int(text)
-    except (ValueError, IndexError):
-        raise VaultHTTPError(400, [f"invalid duration {text!r}"]) from None
+def _duration(value: Any, field: str = "duration") -> int:
+    """A duration in seconds (0 when absent): the one parser of Vault's duration forms (fields.seconds)."""
+    return f.seconds(field, value) or 0
 
 
 @route("update", r"auth/token/create(?P<orphan>-orphan)?")
@@ -1475,7 +1465,7 @@ def kv1_delete(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
 
 
 # the crypto-shred's, the mount tables' and the auth methods' routes (they register in ROUTES as they are imported)
-# from strongroom.http.vault import authmethods as _authmethods  # noqa: E402, F401
+from strongroom.http.vault import authmethods as _authmethods  # noqa: E402, F401
 from strongroom.http.vault import mounts as _mounts  # noqa: E402, F401
 from strongroom.http.vault import shred as _shred  # noqa: E402, F401
 from strongroom.http.vault import token_roles as _token_roles  # noqa: E402, F401

@@ -64,6 +64,20 @@ def duration(field: str, value: Any) -> int | str | None:
     raise _bad(field, "a duration")
 
 
+def seconds(field: str, value: Any) -> int | None:
+    """A duration in whole seconds from Vault's forms (``3600``, ``"3600"``, ``"1h30m"``, ``"7d"``); None when
+    absent; 400 for a malformed or negative one."""
+    from strongroom.keys.kv import parse_duration
+
+    given = duration(field, value)
+    if given is None or given == "":
+        return None
+    out = parse_duration(given, field)
+    if out < 0:
+        raise VaultHTTPError(400, [f"{field} cannot be negative"])
+    return out
+
+
 def array(field: str, value: Any) -> list[Any] | None:
     if value is None:
         return None

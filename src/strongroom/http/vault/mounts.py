@@ -20,7 +20,6 @@ from typing import Any
 from strongroom.http.vault import fields as f
 from strongroom.http.vault.app import Call, VaultApp, _data, envelope, route
 from strongroom.http.vault.errors import VaultHTTPError
-from strongroom.keys.kv import parse_duration
 from strongroom.keys.mounts import MountEntry, MountTable
 
 
@@ -34,14 +33,9 @@ def _listing(table: MountTable, call: Call) -> Any:
 
 
 def _ttl(value: Any, field: str) -> int | None:
-    if value is None or value == "":
-        return None
     if isinstance(value, str) and value.strip().lower() == "system":
-        return 0
-    seconds = parse_duration(f.duration(field, value), field)
-    if seconds < 0:
-        raise VaultHTTPError(400, [f"{field} cannot be negative"])
-    return seconds
+        return 0  # Vault's word for "the system default"
+    return f.seconds(field, value)
 
 
 def _config(body: dict[str, Any]) -> dict[str, Any]:
