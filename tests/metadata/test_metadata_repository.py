@@ -774,13 +774,14 @@ def test_concurrent_uploads_of_one_part_number_keep_one_and_queue_the_rest(
     assert sorted(garbage(repo)) == sorted(set(written) - {kept})
 
 
-def test_sqlite_files_are_opened_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
+def test_sqlite_files_are_opened_in_wal_mode_with_foreign_keys_and_a_bounded_cache(tmp_path: Path) -> None:
     repo = Repository.open(f"sqlite:///{tmp_path / 'meta.db'}")
     try:
         with repo.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -1024  # a bounded page cache (the soak)
     finally:
         repo.close()
 
