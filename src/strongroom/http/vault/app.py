@@ -899,6 +899,13 @@ def _data(call: Call, data: Any) -> dict[str, Any]:
     return envelope(data, request_id=call.request_id)
 
 
+def keys_or_404(call: Call, keys: list[str]) -> Any:
+    """A LIST answer: ``{"keys": [...]}``, or Vault's bare 404 when there is nothing to list."""
+    if not keys:
+        raise VaultHTTPError(404, [])
+    return _data(call, {"keys": keys})
+
+
 def _with_alg(body: dict[str, Any], alg: str | None, field: str) -> dict[str, Any]:
     return {**body, field: alg} if alg else body
 
@@ -906,10 +913,7 @@ def _with_alg(body: dict[str, Any], alg: str | None, field: str) -> dict[str, An
 @route("list", r"transit/keys")
 def transit_list(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
     data = call.transit.list_keys()
-    keys = data["keys"] if isinstance(data, dict) else list(data)
-    if not keys:
-        raise VaultHTTPError(404, [])
-    return _data(call, {"keys": keys})
+    return keys_or_404(call, data["keys"] if isinstance(data, dict) else list(data))
 
 
 @route("update", r"transit/keys/(?P<name>[^/]+)")
@@ -1401,10 +1405,7 @@ def kv_versions_op(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
 @route("list", r"secret/metadata(?:/(?P<path>.*))?")
 def kv_list(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
     out = call.kv.list(m["path"] or "")
-    keys = out.get("keys") if isinstance(out, dict) else out
-    if not keys:
-        raise VaultHTTPError(404, [])
-    return _data(call, {"keys": keys})
+    return keys_or_404(call, (out.get("keys") if isinstance(out, dict) else out) or [])
 
 
 @route("read", r"secret/metadata/(?P<path>.+)")
@@ -1446,10 +1447,7 @@ def kv1_read(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
 
 @route("list", r"kv1(?:/(?P<path>.*))?")
 def kv1_list(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    keys = call.kv.list(m["path"] or "")
-    if not keys:
-        raise VaultHTTPError(404, [])
-    return _data(call, {"keys": keys})
+    return keys_or_404(call, call.kv.list(m["path"] or ""))
 
 
 @route("update", r"kv1/(?P<path>.+)")

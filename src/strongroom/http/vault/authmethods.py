@@ -27,7 +27,7 @@ import re
 from typing import Any
 
 from strongroom.http.vault import fields as f
-from strongroom.http.vault.app import Call, VaultApp, _data, envelope, route, token_auth
+from strongroom.http.vault.app import Call, VaultApp, _data, envelope, keys_or_404, route, token_auth
 from strongroom.http.vault.errors import VaultHTTPError
 from strongroom.keys.authmethods import Login, TokenSettings
 
@@ -106,10 +106,7 @@ def mint(app: VaultApp, call: Call, login: Login, path: str) -> Any:
 
 @route("list", r"auth/userpass/users")
 def userpass_list(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    names = call.engine.list_users()
-    if not names:
-        raise VaultHTTPError(404, [])
-    return _data(call, {"keys": names})
+    return keys_or_404(call, call.engine.list_users())
 
 
 @route("update", r"auth/userpass/users/(?P<name>[^/]+)")
@@ -177,10 +174,7 @@ def _metadata(value: Any) -> dict[str, str] | None:
 
 @route("list", r"auth/approle/role")
 def approle_list(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    names = call.engine.list_roles()
-    if not names:
-        raise VaultHTTPError(404, [])
-    return _data(call, {"keys": names})
+    return keys_or_404(call, call.engine.list_roles())
 
 
 @route("update", _ROLE)
@@ -258,10 +252,7 @@ def approle_custom_secret_id(app: VaultApp, call: Call, m: re.Match[str]) -> Any
 
 @route("list", _ROLE + r"/secret-id")
 def approle_secret_id_list(app: VaultApp, call: Call, m: re.Match[str]) -> Any:
-    keys = call.engine.list_secret_id_accessors(m["name"])
-    if not keys:
-        raise VaultHTTPError(404, [])
-    return _data(call, {"keys": keys})
+    return keys_or_404(call, call.engine.list_secret_id_accessors(m["name"]))
 
 
 @route("update", _ROLE + r"/secret-id/lookup")
