@@ -159,3 +159,35 @@ def test_secret_digest() -> None:
 def test_secret_digest_refuses_bad_keys(key: object) -> None:
     with pytest.raises(InvalidKeyMaterial):
         secret_digest(key, "s")  # type: ignore[arg-type]
+
+
+def test_at_most_two_hashes_run_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Logins need no token: scrypt's ~32 MiB per hash must not multiply with the number of callers."""
+    import threading
+
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+    running, peak, lock = 0, 0, threading.Lock()
+
+    class Counting:  # the real KDF, counted
+        def __init__(self, **kwargs: int | bytes) -> None:
+            self.kdf = Scrypt(**kwargs)  # type: ignore[arg-type]
+
+        def derive(self, key_material: bytes) -> bytes:
+            nonlocal running, peak
+            with lock:
+                running += 1
+                peak = max(peak, running)
+            try:
+                return self.kdf.derive(key_material)
+            finally:
+                with lock:
+                    running -= 1
+
+    monkeypatch.setattr(passwords, "Scrypt", Counting)
+    threads = [threading.Thread(target=passwords.hash_password, args=(f"pw-{i}",)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert peak == passwords.CONCURRENT_HASHES == 2

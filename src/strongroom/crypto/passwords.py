@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import threading
 
 from cryptography.exceptions import InvalidKey
 from cryptography.hazmat.primitives import hashes
@@ -46,6 +47,11 @@ _SALT_LENS = range(8, 65)
 _HASH_LENS = range(16, 65)
 _NUMBER = re.compile(r"[0-9]{1,3}")
 
+# scrypt at these parameters needs ~32 MiB and ~0.1 s of one core per hash; logins need no token, so at most this
+# many run at once in a process (the rest wait): memory and CPU stay bounded whatever the login rate.
+CONCURRENT_HASHES = 2
+_SLOTS = threading.BoundedSemaphore(CONCURRENT_HASHES)
+
 # The hash of a random password nobody knows (generated once, then discarded), with the current parameters.
 _DUMMY_HASH = "scrypt$15$8$1$VQP0BxNFsPlPES9vX1Tr7A==$CH+JR6XyoJLX3rZHFN+dDvBg3WvaPLLXynFSOdjc7RI="
 
@@ -62,7 +68,8 @@ def _b64(raw: bytes) -> str:
 def hash_password(password: str) -> str:
     """A new salted scrypt hash of ``password``, as a self-describing string."""
     salt = aead.random_bytes(SALT_LEN)
-    key = Scrypt(salt=salt, length=HASH_LEN, n=2**LOG2_N, r=R, p=P).derive(_encode(password))
+    with _SLOTS:
+        key = Scrypt(salt=salt, length=HASH_LEN, n=2**LOG2_N, r=R, p=P).derive(_encode(password))
     return f"{SCHEME}${LOG2_N}${R}${P}${_b64(salt)}${_b64(key)}"
 
 
@@ -97,7 +104,8 @@ def verify_password(password: str, stored: str) -> bool:
     log2_n, r, p, salt, key = parsed
     kdf = Scrypt(salt=salt, length=len(key), n=2**log2_n, r=r, p=p)
     try:
-        kdf.verify(_encode(password), key)
+        with _SLOTS:
+            kdf.verify(_encode(password), key)
     except InvalidKey:
         return False
     return True
