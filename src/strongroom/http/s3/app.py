@@ -247,6 +247,9 @@ class S3App:
         if not stripped:
             return
         b, sep, k = stripped.partition("/")
+        if not b:
+            # a path that begins with "//" names an empty bucket (S3 does not normalise paths)
+            raise s3_error("InvalidBucketName", BucketName="")
         req.bucket = b
         req.key = k if sep and k else None
 

@@ -8,6 +8,7 @@ import datetime as dt
 import email.utils
 import hashlib
 import json
+import re
 import urllib.parse
 from collections.abc import Mapping
 
@@ -241,6 +242,37 @@ def checksum_headers(algorithm: str | None, value: str | None, checksum_type: st
     out = {"x-amz-checksum-" + algorithm.lower(): value}
     if checksum_type:
         out["x-amz-checksum-type"] = checksum_type
+    return out
+
+
+#: GetObject's ``response-*`` query parameters and the header each one sets
+RESPONSE_OVERRIDES = (
+    "content-type",
+    "content-language",
+    "expires",
+    "cache-control",
+    "content-disposition",
+    "content-encoding",
+)
+_HEADER_VALUE_RE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")  # field-value characters HTTP/1.1 allows (RFC 9110)
+
+
+def response_overrides(query: Mapping[str, str]) -> dict[str, str]:
+    """The headers GetObject's ``response-*`` parameters set; InvalidArgument for a value that cannot be a header
+    (CR, LF, NUL or another control character, or beyond Latin-1), so nothing unsafe ever reaches the wire."""
+    out: dict[str, str] = {}
+    for name in RESPONSE_OVERRIDES:
+        value = query.get("response-" + name)
+        if value is None:
+            continue
+        if not _HEADER_VALUE_RE.fullmatch(value):
+            raise s3_error(
+                "InvalidArgument",
+                "Header value cannot be represented using ISO-8859-1 or holds a control character.",
+                ArgumentName="response-" + name,
+                ArgumentValue=value.encode("unicode_escape").decode("ascii")[:256],
+            )
+        out[name] = value
     return out
 
 

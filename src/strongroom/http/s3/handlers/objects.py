@@ -108,6 +108,7 @@ async def _get(app: S3App, req: S3Request, head: bool) -> Response:
         part_number = hdr.int_param(req.query["partNumber"], "partNumber", 1, 1, 10000)
         if "range" in req.headers:
             raise s3_error("InvalidRequest", "Cannot specify both Range header and partNumber query parameter")
+    hdr.response_overrides(req.query)  # a value that cannot be a header is refused before any work
     ck = hdr.customer_key(req.headers)
     try:
         view = await app.objects.get(
@@ -160,17 +161,7 @@ def object_response(req: S3Request, view: ObjectView, head: bool, ck: Any) -> Re
             part = next((p for p in view.parts if p.offset == view.start), None)
             if part is not None:
                 headers.update(hdr.checksum_headers(rec.checksum_algorithm, part.checksum_value, None))
-    for name in (
-        "content-type",
-        "content-language",
-        "expires",
-        "cache-control",
-        "content-disposition",
-        "content-encoding",
-    ):
-        override = req.query.get("response-" + name)
-        if override is not None:
-            headers[name] = override
+    headers.update(hdr.response_overrides(req.query))
     status, length = answer_of(view, False)  # the body's length, also for a HEAD
     if view.partial:
         headers["content-range"] = f"bytes {view.start}-{view.end}/{rec.size}"
