@@ -593,10 +593,23 @@ def operator_unseal(
     vault_addr: AddrOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Submit one unseal key share (progress is kept by the vault; its nonce names the attempt)."""
-    v = _vault(config, data_dir, vault_addr, None)
+    """Submit one unseal key share (progress is kept by the vault; its nonce names the attempt).
+
+    With the keyfile seal and no KEY, a vault sealed by `operator seal` is unsealed again with the data
+    directory's key file (readable only by the server's user)."""
+    settings = load_settings(config, data_dir=data_dir)
+    v = Vault(settings, vault_addr, None, None)
     if reset:
         out = v.call("PUT", "sys/unseal", {"reset": True})
+    elif key is None and v.call("GET", "sys/seal-status").get("type") == "keyfile":
+        from strongroom.vaultserver import UNSEAL_KEY_FILE
+
+        path = settings.keys_dir / UNSEAL_KEY_FILE
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise typer.BadParameter(f"cannot read the vault's key file {path}: {exc.strerror}") from None
+        out = v.call("PUT", "sys/unseal", {"key": raw.hex()})
     else:
         share = key or typer.prompt("Unseal Key (will be hidden)", hide_input=True)
         out = v.call("PUT", "sys/unseal", {"key": share})

@@ -8,6 +8,8 @@ import json
 import os
 import ssl
 import stat
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -150,3 +152,40 @@ def _run(srv: Server) -> None:
 
     last = listing[-1] if listing else None
     assert last == (503, "ServiceUnavailable"), f"ListBuckets still answered {last} {SEALED_WITHIN} s after sealing"
+
+
+def _cli(srv: Server, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "VAULT_TOKEN": ROOT_TOKEN}
+    cmd = [sys.executable, "-m", "strongroom", *args, "--data-dir", str(srv.data_dir)]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_operator_unseal_undoes_operator_seal_with_the_key_file(tmp_path: Path) -> None:
+    srv = start_server(tmp_path / "data")
+    try:
+        s3 = srv.client()
+        s3.create_bucket(Bucket="reunseal")
+        s3.put_object(Bucket="reunseal", Key="k", Body=b"kept")
+        sealed = _cli(srv, "operator", "seal")
+        assert sealed.returncode == 0 and "Vault is sealed" in sealed.stdout, sealed.stderr
+        vault = hvac_client(srv)
+        assert vault.sys.is_sealed() is True
+        poll(lambda: assert_status(s3_status(lambda: s3.get_object(Bucket="reunseal", Key="k")), 503))
+        # nobody unseals it without the key file: an empty request and a wrong key are refused
+        url = json.loads((srv.data_dir / "run" / "vault.json").read_text())["url"]
+        empty = httpx.put(f"{url}/v1/sys/unseal", json={}, verify=tls(srv.ca))
+        assert empty.status_code == 400
+        wrong = httpx.put(f"{url}/v1/sys/unseal", json={"key": os.urandom(32).hex()}, verify=tls(srv.ca))
+        assert wrong.status_code == 400 and wrong.json() == {"errors": ["Unseal failed, invalid key"]}
+        assert vault.sys.is_sealed() is True
+        unsealed = _cli(srv, "operator", "unseal")
+        assert unsealed.returncode == 0 and "Sealed: False" in unsealed.stdout, unsealed.stdout + unsealed.stderr
+        assert vault.sys.is_sealed() is False
+        poll(lambda: assert_status(s3_status(lambda: s3.get_object(Bucket="reunseal", Key="k")), 200), timeout=10)
+        assert s3.get_object(Bucket="reunseal", Key="k")["Body"].read() == b"kept"
+    finally:
+        srv.stop()
+
+
+def assert_status(got: tuple[int, str], status: int) -> None:
+    assert got[0] == status, got

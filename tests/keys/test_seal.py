@@ -326,8 +326,16 @@ def test_keyfile_init_auto_unseal_seal_round_trip(physical: MemoryStorage, tmp_p
     assert again.barrier.get("kv/a") == b"v"
     blob = b"".join(physical.items().values())
     assert not leaks(blob, keyfile.read_bytes())
-    with pytest.raises(InvalidRequest, match="does not take unseal keys"):
+    assert again.submit_unseal_key(b"\x00" * 32).sealed is False  # unsealed already: nothing to do
+    # sealed on purpose (operator seal): the key file's content opens it again; nothing else does
+    again.seal()
+    with pytest.raises(InvalidUnsealKey, match="Unseal failed, invalid key"):
         again.submit_unseal_key(b"\x00" * 32)
+    with pytest.raises(InvalidRequest, match="unseals with its key file"):
+        again.submit_unseal_key(None)
+    assert again.sealed
+    assert again.submit_unseal_key(keyfile.read_bytes()).sealed is False
+    assert again.barrier.get("kv/a") == b"v"
 
 
 def test_keyfile_fails_closed(physical: MemoryStorage, tmp_path: Path) -> None:

@@ -364,6 +364,13 @@ class SealManager:
             if config.type != "shamir" or self._unsealer is not None:
                 if config.type != self.seal_type:
                     raise SealMismatch()
+                if isinstance(self._unsealer, KeyfileUnsealer):
+                    if key is not None and not reset:
+                        return self._unseal_with_keyfile_key(key)
+                    raise InvalidRequest(
+                        "the keyfile seal unseals with its key file: run `strongroom operator unseal` (no key) "
+                        "as the server's user"
+                    )
                 raise InvalidRequest(f"seal type {config.type} does not take unseal keys; it unseals itself")
             if reset:
                 self._reset_progress()
@@ -393,6 +400,16 @@ class SealManager:
                 for part in parts:
                     _wipe(part)
             return self.status()
+
+    def _unseal_with_keyfile_key(self, key: bytes | bytearray) -> SealStatus:
+        """A keyfile vault sealed on purpose (``operator seal``) opens again for whoever shows the key file's
+        content: whoever can read the file could start the server anyway. Anything else is an invalid key."""
+        assert isinstance(self._unsealer, KeyfileUnsealer)
+        if not self._barrier.sealed:
+            return self.status()
+        if not hmac.compare_digest(bytes(key), self._unsealer._read_key()):
+            raise InvalidUnsealKey("Unseal failed, invalid key")
+        return self.auto_unseal()
 
     def auto_unseal(self) -> SealStatus:
         """Unseal with the configured key file or HSM; a no-op when already unsealed.
