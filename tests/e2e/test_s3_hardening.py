@@ -66,3 +66,61 @@ def test_a_path_that_begins_with_two_slashes_is_an_invalid_bucket_name(server: S
     if method != "HEAD":
         assert error_code(r.content) == "InvalidBucketName"
         assert ET.fromstring(r.content).findtext("BucketName") == ""
+
+
+def _error(call: Any) -> tuple[int, str, dict[str, Any]]:
+    from botocore.exceptions import ClientError
+
+    try:
+        call()
+    except ClientError as exc:
+        return exc.response["ResponseMetadata"]["HTTPStatusCode"], exc.response["Error"]["Code"], exc.response["Error"]
+    raise AssertionError("the request succeeded")
+
+
+def test_headers_for_what_is_not_built_are_refused_not_ignored(s3: Any, bucket: str) -> None:
+    import datetime as dt
+
+    until = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    s3.put_object(Bucket=bucket, Key="src", Body=b"s")
+    cases = [
+        (lambda: s3.put_object(Bucket=bucket, Key="t", Body=b"x", Tagging="team=a"), 501, "NotImplemented"),
+        (lambda: s3.create_multipart_upload(Bucket=bucket, Key="t", Tagging="team=a"), 501, "NotImplemented"),
+        (
+            lambda: s3.copy_object(
+                Bucket=bucket,
+                Key="t",
+                CopySource={"Bucket": bucket, "Key": "src"},
+                TaggingDirective="REPLACE",
+                Tagging="team=a",
+            ),
+            501,
+            "NotImplemented",
+        ),
+        (
+            lambda: s3.put_object(
+                Bucket=bucket, Key="t", Body=b"x", ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=until
+            ),
+            400,
+            "InvalidRequest",
+        ),
+        (
+            lambda: s3.put_object(Bucket=bucket, Key="t", Body=b"x", ObjectLockLegalHoldStatus="ON"),
+            400,
+            "InvalidRequest",
+        ),
+    ]
+    for call, status, code in cases:
+        got = _error(call)
+        assert got[:2] == (status, code), got
+        if code == "NotImplemented":
+            assert got[2]["Header"] == "x-amz-tagging"
+        else:
+            assert got[2]["Message"] == "Bucket is missing Object Lock Configuration"
+    assert _error(lambda: s3.head_object(Bucket=bucket, Key="t"))[:2] == (404, "404")  # nothing was written
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    locked = f"{bucket[:40]}-lock"
+    got = _error(lambda: s3.create_bucket(Bucket=locked, ObjectLockEnabledForBucket=True))
+    assert got[:2] == (501, "NotImplemented") and got[2]["Header"] == "x-amz-bucket-object-lock-enabled"
+    assert _error(lambda: s3.head_bucket(Bucket=locked))[0] == 404
+    s3.put_object(Bucket=bucket, Key="plain", Body=b"x", Tagging="")  # no tags asked: fine

@@ -276,6 +276,30 @@ def response_overrides(query: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
+_WRITES_OBJECT = frozenset({"PutObject", "CopyObject", "CreateMultipartUpload"})
+_OBJECT_LOCK_HEADERS = ("x-amz-object-lock-mode", "x-amz-object-lock-retain-until-date", "x-amz-object-lock-legal-hold")
+
+
+def refuse_unbuilt(route_name: str, h: Mapping[str, str]) -> None:
+    """Headers asking for what strongroom does not do yet (object tags, object lock) are refused with the S3 error,
+    never accepted and ignored: a compliance user must not believe a record is locked when it is not."""
+    if route_name in _WRITES_OBJECT:
+        if h.get("x-amz-tagging", "").strip() or h.get("x-amz-tagging-directive", "").upper() == "REPLACE":
+            raise s3_error(
+                "NotImplemented", "strongroom does not implement object tagging yet.", Header="x-amz-tagging"
+            )
+        for name in _OBJECT_LOCK_HEADERS:
+            if name in h:
+                # what S3 answers for a bucket without object lock, which every strongroom bucket is for now
+                raise s3_error("InvalidRequest", "Bucket is missing Object Lock Configuration")
+    elif route_name == "CreateBucket" and h.get("x-amz-bucket-object-lock-enabled", "").strip().lower() == "true":
+        raise s3_error(
+            "NotImplemented",
+            "strongroom does not implement object lock yet.",
+            Header="x-amz-bucket-object-lock-enabled",
+        )
+
+
 def int_param(value: str | None, name: str, default: int, lo: int = 0, hi: int | None = None) -> int:
     if value is None or value == "":
         return default

@@ -212,6 +212,11 @@ async def handle_post_object(app: S3App, req: S3Request) -> Response:
     sse_fields = {k: v for k, v in fields.items() if k.startswith("x-amz-server-side-encryption")}
     if "x-amz-storage-class" in fields:
         meta_headers["x-amz-storage-class"] = fields["x-amz-storage-class"]
+    hdr.refuse_unbuilt(
+        "PutObject",
+        {k: v for k, v in fields.items() if k.startswith("x-amz-")}
+        | ({"x-amz-tagging": fields["tagging"]} if fields.get("tagging") else {}),
+    )
     res = await app.objects.put(
         op,
         req.bucket,
