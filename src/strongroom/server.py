@@ -35,10 +35,11 @@ VAULT_FD_ENV = "STRONGROOM__VAULT_FD"
 #: the threads mostly allocate while holding the GIL. Blocks of 512 KiB and more (request bodies, the ~2 MiB a 1 MiB
 #: crypto feed allocates and frees at once) are mmap'd, so they go back to the OS when freed instead of leaving holes
 #: that long-lived small blocks pin in the heap (the slow climb left with an 8 MiB threshold: docs/BENCHMARKS.md);
-#: the cost is page faults per large buffer, measured in bench/run.sh. A heap keeps up to 4 MiB free at its top.
+#: the cost is page faults per large buffer, measured in bench/run.sh. With the large buffers off the heap, a heap
+#: keeps at most 1 MiB free at its top (it was 4 MiB, so that a 1 MiB feed's 2 MiB did not shrink and regrow it).
 GATEWAY_MALLOC_ENV = {
     "MALLOC_MMAP_THRESHOLD_": str(512 * 1024),
-    "MALLOC_TRIM_THRESHOLD_": str(4 * 1024 * 1024),
+    "MALLOC_TRIM_THRESHOLD_": str(1024 * 1024),
     "MALLOC_ARENA_MAX": "2",
 }
 
