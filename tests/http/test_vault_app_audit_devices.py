@@ -244,3 +244,25 @@ def test_devices_come_back_after_seal_and_unseal(tmp_path: Path) -> None:
     again = TestClient(VaultApp(core, internal_token=INTERNAL))  # a restart: the device is in the barrier
     assert call(again, "POST", "sys/audit-hash/file", body={"input": "x"}).json()["hash"] == before
     again.close()
+
+
+def test_a_login_on_an_enabled_mount_is_audited_with_its_mount_and_hmacd_secrets(
+    client: TestClient, tmp_path: Path
+) -> None:
+    log = tmp_path / "audit.log"
+    assert enable(client, log).status_code == 204
+    assert call(client, "POST", "sys/auth/people", body={"type": "userpass"}).status_code == 204
+    password = "a-password-nobody-logs"
+    assert call(client, "POST", "auth/people/users/ann", body={"password": password}).status_code == 204
+    r = client.post("/v1/auth/people/login/ann", json={"password": password})
+    assert r.status_code == 200
+    token = r.json()["auth"]["client_token"]
+    text = log.read_text()
+    assert password not in text and token not in text  # HMAC'd, as Vault's devices write them
+    login = [e for e in entries(log) if e["request"]["path"] == "auth/people/login/ann"]
+    assert [e["type"] for e in login] == ["request", "response"]
+    assert all(
+        e["request"]["mount_point"] == "auth/people/" and e["request"]["mount_type"] == "userpass" for e in login
+    )
+    assert login[1]["response"]["auth"]["client_token"].startswith("hmac-sha256:")
+    assert login[1]["response"]["auth"]["metadata"] == {"username": "ann"}

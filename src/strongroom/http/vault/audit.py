@@ -31,7 +31,11 @@ GATEWAY = {
 }
 
 
-def mount_of(path: str) -> dict[str, str]:
+def mount_of(path: str, call: Call | None = None) -> dict[str, str]:
+    """The mount a path belongs to: the call's resolved mount when it has one (sys/mounts, sys/auth), else by
+    its prefix."""
+    if call is not None and call.mount is not None:
+        return {"mount_point": call.mount_path, "mount_type": call.mount.type}
     for prefix, kind in MOUNTS:
         if path.startswith(prefix) or path + "/" == prefix:
             return {"mount_point": prefix, "mount_type": kind}
@@ -72,7 +76,7 @@ def request_of(call: Call, namespace: dict[str, str]) -> dict[str, Any]:
     return {
         "id": call.request_id,
         "operation": call.method,
-        **mount_of(call.path),
+        **mount_of(call.path, call),
         "client_token": call.raw_token or "",
         "client_token_accessor": call.token.accessor if call.token is not None else "",
         "namespace": namespace,
@@ -112,7 +116,7 @@ def _response_auth(auth: dict[str, Any]) -> dict[str, Any]:
 
 def response_input(call: Call, namespace: dict[str, str], response: Response) -> AuditInput:
     """The response entry of ``call``: its answer's data, a token it hands out, its error."""
-    answer: dict[str, Any] = dict(mount_of(call.path))
+    answer: dict[str, Any] = dict(mount_of(call.path, call))
     error = ""
     body = getattr(response, "body", b"")  # a streamed answer (NDJSON) has none to record
     if body and response.media_type == "application/json":
