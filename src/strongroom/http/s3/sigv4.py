@@ -319,7 +319,7 @@ def _parse_day(value: str) -> datetime | None:
         return None
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=16)  # a new value every second: a few seconds' worth pays; more only pins memory (the soak)
 def parse_amz_date(value: str) -> datetime | None:
     """``yyyymmddThhmmssZ`` as an aware UTC datetime, None when malformed (cached: datetimes are immutable)."""
     if not _AMZ_DATE.fullmatch(value):
