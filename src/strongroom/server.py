@@ -28,18 +28,18 @@ log = logging.getLogger("strongroom")
 #: listening sockets the parent binds before it prints anything, handed to the gateway and the vault by number
 S3_FD_ENV = "STRONGROOM__S3_FD"
 VAULT_FD_ENV = "STRONGROOM__VAULT_FD"
-#: glibc malloc tuning of the gateway (the operator's own MALLOC_* variables win). The trim threshold was 64 MiB:
-#: then no heap ever gave memory back, and every thread arena (glibc makes up to 8 per core, one per worker thread
-#: that needs one) kept the high-water mark of the request buffers it ever held at once: in bench/soak.py the
-#: gateway's RSS rose ~1.6 MiB a minute (mallinfo2: in-use flat, free bytes rising). Two arenas in all are enough:
-#: the threads mostly allocate while holding the GIL. Blocks of 512 KiB and more (request bodies, the ~2 MiB a 1 MiB
-#: crypto feed allocates and frees at once) are mmap'd, so they go back to the OS when freed instead of leaving holes
-#: that long-lived small blocks pin in the heap (the slow climb left with an 8 MiB threshold: docs/BENCHMARKS.md);
-#: the cost is page faults per large buffer, measured in bench/run.sh. With the large buffers off the heap, a heap
-#: keeps at most 1 MiB free at its top (it was 4 MiB, so that a 1 MiB feed's 2 MiB did not shrink and regrow it).
+#: glibc malloc tuning of the gateway (the operator's own MALLOC_* variables win). Steady crypto buffers: a 1 MiB
+#: feed allocates ~2 MiB and frees it at once (bench/crypto_limit.py), so blocks up to 8 MiB come from the heap (no
+#: mmap/munmap per feed) and a heap keeps up to 4 MiB free at its top (no shrink and regrow per feed). The trim
+#: threshold was 64 MiB: then no heap ever gave memory back, and every thread arena (glibc makes up to 8 per core,
+#: one per worker thread that needs one) kept the high-water mark of the request buffers it ever held at once: in
+#: bench/soak.py the gateway's RSS rose ~1.6 MiB a minute (mallinfo2: in-use flat, free bytes rising). Two arenas in
+#: all are enough: the threads mostly allocate while holding the GIL. A 512 KiB mmap threshold with a 1 MiB trim
+#: threshold was tried (docs/BENCHMARKS.md "Soak"): 8 MiB less RSS, the same slope, and large GETs up to a third
+#: slower (page faults per buffer), so these stay.
 GATEWAY_MALLOC_ENV = {
-    "MALLOC_MMAP_THRESHOLD_": str(512 * 1024),
-    "MALLOC_TRIM_THRESHOLD_": str(1024 * 1024),
+    "MALLOC_MMAP_THRESHOLD_": str(8 * 1024 * 1024),
+    "MALLOC_TRIM_THRESHOLD_": str(4 * 1024 * 1024),
     "MALLOC_ARENA_MAX": "2",
 }
 
