@@ -99,3 +99,6 @@ def test_periodic_tokens(client: TestClient) -> None:
     call(client, "POST", "auth/token/roles/p", body={"token_period": 120})
     via_role = token(client, {}, path="auth/token/create/p")
     assert via_role["lease_duration"] == 120 and lookup(client, via_role["client_token"])["period"] == 120
+    call(client, "POST", "auth/token/roles/p", body={"path_suffix": "v2"})
+    suffixed = token(client, {}, path="auth/token/create/p")
+    assert lookup(client, suffixed["client_token"])["path"] == "auth/token/create/p/v2"  # Vault's path_suffix

@@ -800,7 +800,7 @@ def create_token(app: VaultApp, call: Call, *, orphan: bool = False, role: Token
     path = "auth/token/create" + ("-orphan" if orphan else "")
     decided = False
     if role is not None:
-        path = f"auth/token/create/{role.name}"
+        path = f"auth/token/create/{role.name}" + (f"/{role.path_suffix}" if role.path_suffix else "")
         requested = role_policies(role, requested, call.token.policies, call.token.is_root)
         decided = True
         orphan = role.orphan
