@@ -72,6 +72,8 @@ def test_bad_toml_is_one_line(tmp_path: Path) -> None:
         ("port = 99999\n", "`port`: a port is a number from 1 to 65535 (got 99999)"),
         ('seal = "foo"\n', "`seal`: seal must be keyfile, shamir or pkcs11 (got 'foo')"),
         ("workers = 0\n", "`workers`: workers must be >= 1 (got 0)"),
+        ("max_connections = -1\n", "`max_connections`: must be >= 0 (0 = no limit) (got -1)"),
+        ("request_head_timeout_seconds = -2.5\n", "`request_head_timeout_seconds`: must be >= 0 (0 = no limit) (got -2.5)"),
         (
             'log_level = "loud"\n',
             "`log_level`: log_level must be one of critical, error, warning, info, debug (got 'loud')",

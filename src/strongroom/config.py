@@ -78,6 +78,12 @@ class Settings(BaseSettings):
     log_level: str = "info"  # critical, error, warning, info (an access line per request), debug
     log_format: str = "text"  # or "json": one JSON object per line (strongroom/logs.py)
     sweep_interval_seconds: float = 300.0
+    # slow clients (http/protocol.py, http/app.py): the whole request head must arrive within this many seconds
+    # (else 400 RequestTimeout), a request body may pause at most this long (else 400 RequestTimeout), and one
+    # gateway process holds at most this many connections (a request past it: 503 SlowDown). 0 = no limit
+    request_head_timeout_seconds: float = 20.0
+    request_body_timeout_seconds: float = 30.0
+    max_connections: int = 1024
     hostname_suffixes: list[str] = Field(default_factory=list)  # virtual-hosted-style base domains
     # new tenants (the first start's "default" included) start with the tenant-wide public access block on
     public_access_block_default: bool = True
@@ -140,6 +146,13 @@ class Settings(BaseSettings):
     def _workers(cls, v: int) -> int:
         if v < 1:
             raise ValueError("workers must be >= 1")
+        return v
+
+    @field_validator("request_head_timeout_seconds", "request_body_timeout_seconds", "max_connections")
+    @classmethod
+    def _not_negative(cls, v: float) -> float:
+        if v < 0:
+            raise ValueError("must be >= 0 (0 = no limit)")
         return v
 
     @field_validator("request_threads")

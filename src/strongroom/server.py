@@ -87,9 +87,18 @@ async def _wait_tasks_to_complete(self: uvicorn.Server) -> None:
 class TLSConfig(uvicorn.Config):
     """uvicorn config whose SSL context is strongroom's (TLS 1.2 minimum, AEAD ciphers, optional mTLS)."""
 
-    def __init__(self, *args: Any, tls_files: TLSFiles | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        tls_files: TLSFiles | None = None,
+        head_timeout: float = 0.0,
+        max_connections: int = 0,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.tls_files = tls_files
+        self.head_timeout = head_timeout  # read by http/protocol.py's GatewayProtocol
+        self.max_connections = max_connections
 
     def configure_logging(self) -> None:  # here and in every worker process uvicorn starts
         super().configure_logging()
@@ -213,6 +222,8 @@ def run_gateway() -> None:
 
 
 def _run_s3(settings: Settings, tls_files: TLSFiles | None) -> None:
+    from strongroom.http.protocol import GatewayProtocol
+
     kwargs: dict[str, Any] = dict(
         host=settings.host,
         port=settings.port,
@@ -225,7 +236,9 @@ def _run_s3(settings: Settings, tls_files: TLSFiles | None) -> None:
         server_header=False,
         date_header=True,
         timeout_graceful_shutdown=30,
-        h11_max_incomplete_event_size=64 * 1024,
+        http=GatewayProtocol,  # httptools with a deadline and a size bound on the request head, a connection cap
+        head_timeout=settings.request_head_timeout_seconds,
+        max_connections=settings.max_connections,
         # --workers N: a worker that misses the supervisor's ping this long is replaced. uvicorn's 5 s replaced
         # workers over and over on a loaded machine while they were still importing the app
         timeout_worker_healthcheck=30,

@@ -9,6 +9,7 @@ import string
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import uvicorn
 
@@ -174,7 +175,7 @@ def run_vault(settings: Settings) -> None:
         core, internal_token=os.environ.get(INTERNAL_TOKEN_ENV), chain=chain, metrics_public=settings.metrics_public
     )
     app = AccessLog(vault_app, "strongroom.vault.access")
-    kwargs: dict[str, object] = dict(
+    kwargs: dict[str, Any] = dict(
         host=settings.host,
         port=settings.vault_port,
         log_level=settings.log_level,

@@ -182,6 +182,10 @@ class KeyReleaseRefused(AccessDenied):
     """The key vault refused to release key material for this request (whom it acts for, or why)."""
 
 
+class RequestTimeout(InvalidRequest):
+    """The request body stopped arriving for longer than the idle-body timeout (the connection is closed)."""
+
+
 class SlowDown(StrongroomError):
     """Too many requests for this access key or address: reduce the request rate."""
 

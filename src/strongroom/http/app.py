@@ -7,11 +7,11 @@ import logging
 import time
 
 import anyio
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from strongroom.bootstrap import build_runtime
 from strongroom.config import load_settings
-from strongroom.core import metrics
+from strongroom.core import errors, metrics
 from strongroom.http.accesslog import AccessLog
 from strongroom.http.admin.app import PREFIX as ADMIN_PREFIX
 from strongroom.http.admin.app import create_admin_app
@@ -39,6 +39,31 @@ def sweep_once(rt: Runtime, orphan_age: float = ORPHAN_AGE_SECONDS) -> int:
     return removed
 
 
+def body_deadline(receive: Receive, idle: float) -> Receive:
+    """``receive`` that raises RequestTimeout when the request body pauses for ``idle`` seconds.
+
+    Only while the body is incomplete: once its last part has arrived, later calls (Starlette waiting for a
+    disconnect while a response streams) wait as long as they need.
+    """
+    done = False
+
+    async def timed() -> Message:
+        nonlocal done
+        if done:
+            return await receive()
+        try:
+            with anyio.fail_after(idle):
+                message = await receive()
+        except TimeoutError:
+            done = True
+            raise errors.RequestTimeout("the request body paused too long") from None
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            done = True
+        return message
+
+    return timed
+
+
 class StrongroomApp:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
@@ -52,6 +77,9 @@ class StrongroomApp:
             return
         if scope["type"] != "http":
             return
+        idle = self.rt.settings.request_body_timeout_seconds
+        if idle > 0:
+            receive = body_deadline(receive, idle)
         if scope["path"].startswith(ADMIN_PREFIX + "/") or scope["path"] == ADMIN_PREFIX:
             await self.admin(scope, receive, send)
             return

@@ -877,14 +877,20 @@ class _BodyLimit:
         declared = dict(scope.get("headers") or []).get(b"content-length")
         too_large = declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY)
         body = bytearray()
-        while not too_large:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            body += message.get("body", b"")
-            too_large = len(body) > MAX_BODY
-            if not message.get("more_body", False):
-                break
+        try:
+            while not too_large:
+                message = await receive()
+                if message["type"] != "http.request":
+                    break
+                body += message.get("body", b"")
+                too_large = len(body) > MAX_BODY
+                if not message.get("more_body", False):
+                    break
+        except errors.RequestTimeout as exc:
+            response = _error(400, "RequestTimeout", str(exc), secrets.token_hex(8).upper())
+            response.headers["connection"] = "close"
+            await response(scope, receive, send)
+            return
         if too_large:
             rid = secrets.token_hex(8).upper()
             response = _error(413, "EntityTooLarge", f"request bodies are limited to {MAX_BODY} bytes", rid)

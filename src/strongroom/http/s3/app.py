@@ -168,7 +168,9 @@ class S3App:
                 await self.audit.record(op, "s3", response.status_code, error, _bytes_out(response, request.method))
             except errors.AuditUnavailable as exc:
                 response = self.error_response(domain_error(exc), req, request_id, request.method)
-        if receives == 0 and _withheld_body(request):
+        if error == "RequestTimeout":  # the rest of the body may still come: it must not be read as a request
+            response.headers["connection"] = "close"
+        elif receives == 0 and _withheld_body(request):
             # The client sent "Expect: 100-continue" and waits for a 100 that never came: it will not send
             # the body, and the server would read its next request as this one's body. Close instead.
             response.headers["connection"] = "close"

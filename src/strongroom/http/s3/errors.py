@@ -103,6 +103,7 @@ CODES: dict[str, tuple[int, str]] = {
     "NotImplemented": (501, "A header you provided implies functionality that is not implemented."),
     "NotModified": (304, "Not Modified"),
     "PreconditionFailed": (412, "At least one of the pre-conditions you specified did not hold"),
+    "RequestHeaderSectionTooLarge": (400, "Your request header section exceeds the maximum allowed size."),
     "RequestTimeTooSkewed": (403, "The difference between the request time and the current time is too large."),
     "RequestTimeout": (
         400,
@@ -152,6 +153,7 @@ DOMAIN: dict[type[e.StrongroomError], str] = {
     e.NotModified: "NotModified",
     e.AccessDenied: "AccessDenied",
     e.SlowDown: "SlowDown",
+    e.RequestTimeout: "RequestTimeout",
     e.MalformedPolicy: "MalformedPolicy",
     e.MalformedACL: "MalformedACLError",
     e.AccessControlListNotSupported: "AccessControlListNotSupported",
