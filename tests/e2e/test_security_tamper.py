@@ -357,6 +357,73 @@ def test_late_tamper_breaks_the_stream_after_a_true_prefix(tamper_server: Server
     assert srv.proc.poll() is None
 
 
+@pytest.mark.parametrize(
+    "damage",
+    ["truncated_after_1_5_MiB", "bytes_appended", "header_bitflip", "blob_of_another_object"],
+)
+def test_damage_to_a_large_blobs_length_or_header_is_an_error_before_the_answer(
+    tamper_server: Server, damage: str
+) -> None:
+    """A GET too large to decrypt before answering still checks each blob's length and header first: damage of
+    that kind after the first MiB is a clean 500 InternalError, never a 200 with the full Content-Length that is
+    then cut off (issue 12)."""
+    srv = tamper_server
+    size = 3 * 1024 * 1024 + 777
+    truth = plain(7, size)
+    key = f"large-{damage}"
+    blob = put(srv, key, truth)
+    if damage == "truncated_after_1_5_MiB":
+        truncate(blob, 3 * 1024 * 1024 // 2)
+    elif damage == "bytes_appended":
+        append(blob, b"\x00" * 10)
+    elif damage == "header_bitflip":
+        flip(blob, 20, 1)
+    else:
+        donor = put(srv, key + "-donor", plain(8, size))
+        shutil.copyfile(donor, blob)
+    for byte_range in (None, (1024 * 1024, size - 1)):
+        out = fetch(srv, key, byte_range)
+        assert (out.ok, out.status, out.code) == (False, 500, "InternalError"), (byte_range, out.error)
+        assert out.body == b""
+    url = srv.client().generate_presigned_url("get_object", Params={"Bucket": BUCKET, "Key": key})
+    r = httpx.get(url, verify=_ssl(srv), timeout=30)  # a whole, clean error document
+    assert r.status_code == 500 and b"<Code>InternalError</Code>" in r.content
+    assert r.headers["content-length"] == str(len(r.content))
+    assert srv.proc.poll() is None
+
+
+def test_a_truncated_later_part_of_a_multipart_object_is_an_error_before_the_answer(tamper_server: Server) -> None:
+    srv = tamper_server
+    s3 = srv.client()
+    part = 5 * 1024 * 1024
+    p1, p2 = plain(11, part), plain(12, 1234)
+    up = s3.create_multipart_upload(Bucket=BUCKET, Key="mp-trunc")["UploadId"]
+    etags = [
+        s3.upload_part(Bucket=BUCKET, Key="mp-trunc", UploadId=up, PartNumber=n, Body=body)["ETag"]
+        for n, body in ((1, p1), (2, p2))
+    ]
+    s3.complete_multipart_upload(
+        Bucket=BUCKET,
+        Key="mp-trunc",
+        UploadId=up,
+        MultipartUpload={"Parts": [{"PartNumber": n + 1, "ETag": e} for n, e in enumerate(etags)]},
+    )
+    db = sqlite3.connect(f"file:{srv.data_dir / 'strongroom.db'}?mode=ro", uri=True)
+    try:
+        (last,) = db.execute(
+            "SELECT p.blob_id FROM objects o JOIN object_parts p ON p.object_id = o.id "
+            "JOIN buckets b ON b.id = o.bucket_id WHERE b.name = ? AND o.key = ? AND p.part_number = 2",
+            (BUCKET, "mp-trunc"),
+        ).fetchone()
+    finally:
+        db.close()
+    truncate(srv.data_dir / "blobs" / "local" / last[:2] / last[2:4] / last, 100)
+    out = fetch(srv, "mp-trunc")
+    assert (out.ok, out.status, out.code) == (False, 500, "InternalError"), out.error
+    # a range inside the intact first part still reads
+    assert fetch(srv, "mp-trunc", (0, 2 * 1024 * 1024)).body == p1[: 2 * 1024 * 1024 + 1]
+
+
 def _ssl(srv: Server) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=srv.ca)
 

@@ -48,6 +48,7 @@ from strongroom.service.sealing import (
     OpenPart,
     PartTarget,
     SealedPart,
+    check_blob,
     open_part,
     part_columns,
     read_range,
@@ -467,6 +468,10 @@ class ObjectService:
             rng = parse_range(range_header, rec.size)
         start, end = rng if rng is not None else (0, rec.size - 1)
         view = ObjectView(bucket, rec, stored.parts, start, end, rng is not None, None)
+        if not head and end >= start and end - start + 1 > SMALL_READ:  # streamed: check every blob it needs first
+            for part in opened:
+                if part.size and part.offset <= end and part.offset + part.size - 1 >= start:
+                    check_blob(self.rt, bucket.region, part)
         if not head and end >= start and end - start + 1 <= SMALL_READ:
             blob_ids = [p.blob_id for p in opened]
             READ_LEASES.acquire(blob_ids)

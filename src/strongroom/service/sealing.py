@@ -24,6 +24,7 @@ from strongroom.crypto import (
     PartSealer,
     hmac_sha256,
     object_identity,
+    sealed_size,
     segment_count,
     unwrap_dek,
     wrap_dek,
@@ -333,6 +334,19 @@ def read_plain(rt: Runtime, region: str, part: OpenPart, start: int, end: int) -
     plain = opener.open(first, memoryview(raw)[lead:], last_segment=last)
     seg_start = first * opener.segment_size
     return plain[start - seg_start : end - seg_start + 1]
+
+
+def check_blob(rt: Runtime, region: str, part: OpenPart) -> None:
+    """The blob's length and header agree with the metadata (blocking). A GET too large to decrypt before it
+    answers runs this on every blob it will stream, so a truncated, extended or swapped blob is a clean error
+    before the status line, not a 200 cut short; damage inside a segment is only found when it is decrypted
+    (docs/FORMAT.md, "What a reader sees")."""
+    opener = part.opener
+    store = rt.store(region)
+    if store.size(part.blob_id) != sealed_size(opener.plaintext_size, opener.segment_size):
+        raise errors.DecryptionFailed("blob length differs from its metadata")
+    if store.read(part.blob_id, 0, len(opener.outer_header)) != opener.outer_header:
+        raise errors.DecryptionFailed("blob header differs from its metadata")
 
 
 def _spans(parts: list[OpenPart], start: int, end: int, step: int) -> Iterator[tuple[OpenPart, int, int]]:
