@@ -624,6 +624,31 @@ def test_take_and_forget_garbage(repo: Repository, tenant: str, bucket: Bucket) 
     assert repo.take_garbage() == []
 
 
+def test_forgetting_any_number_of_blobs_is_one_statement(repo: Repository, tenant: str, bucket: Bucket) -> None:
+    """An IN list is another statement for each length, and the driver caches up to 128 prepared statements per
+    pooled connection: the sweeper's varying batches grew the gateway for half an hour (the soak). One statement."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if "blob_garbage" in statement and statement.lstrip().upper().startswith("DELETE"):
+            seen.append(statement)
+
+    event.listen(repo.engine, "before_cursor_execute", record)
+    try:
+        for n in (1, 7, 300):
+            blobs = [blob for i in range(n) for blob in put(repo, bucket, f"k{n}-{i}", n_parts=1)]
+            for i in range(n):
+                assert repo.delete_object(bucket.id, f"k{n}-{i}", bucket.region)
+            assert {g.blob_id for g in repo.take_garbage(limit=1000)} == set(blobs)
+            repo.forget_garbage(blobs)
+            assert repo.take_garbage() == []
+    finally:
+        event.remove(repo.engine, "before_cursor_execute", record)
+    assert len(seen) == 3 and len(set(seen)) == 1, set(seen)
+
+
 def test_blob_referenced(repo: Repository, bucket: Bucket) -> None:
     [obj_blob] = put(repo, bucket, "k")
     up = new_upload(repo, bucket, "big")

@@ -295,6 +295,16 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+#: Statements that take a list of ids run once per id (executemany) rather than with ``IN (?, ?, ...)``: each length
+#: of an IN list is another statement, and the driver keeps up to 128 prepared statements per pooled connection
+#: (SQLAlchemy its compiled forms too). The sweeper forgets a different number of blobs every 10 s, so over half an
+#: hour the cached DELETEs of 1 to 1,000 ids, ~100 KB each for the long ones, grew the gateway by ~0.2 MiB a
+#: minute (the soak, docs/BENCHMARKS.md).
+#: (Core statements on the session's connection: the ORM has no executemany DELETE.)
+_FORGET_GARBAGE = delete(BlobGarbage).where(BlobGarbage.blob_id == bindparam("blob"))
+_DROP_PARTS = delete(ObjectPart).where(ObjectPart.object_id == bindparam("object"))
+_DROP_OBJECT = delete(ObjectRecord).where(ObjectRecord.id == bindparam("object"))
+
 SQLITE_CACHE_KIB = 1024  # per-connection SQLite page cache bound (KiB)
 
 
@@ -796,9 +806,10 @@ class Repository:
             ids = list(s.scalars(select(ObjectRecord.id).where(ObjectRecord.bucket_id == bucket.id).limit(limit)))
             blobs: list[str] = []
             if ids:
-                blobs += s.scalars(select(ObjectPart.blob_id).where(ObjectPart.object_id.in_(ids)))
-                s.execute(delete(ObjectPart).where(ObjectPart.object_id.in_(ids)))
-                s.execute(delete(ObjectRecord).where(ObjectRecord.id.in_(ids)))
+                for object_id in ids:  # fixed statements, not an IN list whose length varies (_FORGET_GARBAGE)
+                    blobs += s.scalars(select(ObjectPart.blob_id).where(ObjectPart.object_id == object_id))
+                s.connection().execute(_DROP_PARTS, [{"object": i} for i in ids])
+                s.connection().execute(_DROP_OBJECT, [{"object": i} for i in ids])
                 self._garbage(s.connection(), blobs, bucket.region)
             uploads = list(
                 s.scalars(select(MultipartUpload.upload_id).where(MultipartUpload.bucket_id == bucket.id).limit(limit))
@@ -1037,8 +1048,8 @@ class Repository:
     def forget_garbage(self, blob_ids: Sequence[str]) -> None:
         if not blob_ids:
             return
-        with self.session() as s:
-            s.execute(delete(BlobGarbage).where(BlobGarbage.blob_id.in_(list(blob_ids))))
+        with self.session() as s:  # one statement however many ids (executemany): see _FORGET_GARBAGE
+            s.connection().execute(_FORGET_GARBAGE, [{"blob": b} for b in blob_ids])
 
     def blob_referenced(self, blob_id: str) -> bool:
         with self.reading() as s:
