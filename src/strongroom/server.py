@@ -237,6 +237,10 @@ def _run_s3(settings: Settings, tls_files: TLSFiles | None) -> None:
         date_header=True,
         timeout_graceful_shutdown=30,
         http=GatewayProtocol,  # httptools with a deadline and a size bound on the request head, a connection cap
+        # S3 has no WebSocket endpoint: an "Upgrade: websocket" request must not leave the HTTP protocol (and with
+        # it the head deadline and the connection cap) for uvicorn's WebSocket one, which answered a handshake 500
+        # and held a POST that asked for one open with no deadline
+        ws="none",
         head_timeout=settings.request_head_timeout_seconds,
         max_connections=settings.max_connections,
         # --workers N: a worker that misses the supervisor's ping this long is replaced. uvicorn's 5 s replaced

@@ -185,6 +185,7 @@ def run_vault(settings: Settings) -> None:
         timeout_graceful_shutdown=30,
         lifespan="on",
         http="h11",  # httptools refuses the LIST method
+        ws="none",  # no WebSocket endpoint: an Upgrade request stays an HTTP request (as the gateway's, server.py)
     )
     tls_files = None
     if not settings.insecure_http:

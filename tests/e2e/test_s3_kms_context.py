@@ -62,3 +62,17 @@ def test_kms_context_must_be_base64_json(server, s3, bucket):
             SSEKMSEncryptionContext="not base64 json!",
         )
     assert exc.value.response["Error"]["Code"] == "InvalidArgument"
+
+
+def test_kms_context_nested_past_the_json_decoder_is_refused(server, s3, bucket):
+    """JSON nested deeper than the decoder goes (RecursionError, not ValueError) is not base64 JSON either."""
+    for nested in (b"[" * 3000 + b"]" * 3000, b'{"a":' * 1500 + b'"b"' + b"}" * 1500):
+        with pytest.raises(s3.exceptions.ClientError) as exc:
+            s3.put_object(
+                Bucket=bucket,
+                Key="k",
+                Body=b"x",
+                ServerSideEncryption="aws:kms",
+                SSEKMSEncryptionContext=base64.b64encode(nested).decode(),
+            )
+        assert exc.value.response["Error"]["Code"] == "InvalidArgument"

@@ -349,6 +349,75 @@ def test_path_beyond_parser_limit(c: Client) -> None:
     assert head == b"" or head.startswith((b"HTTP/1.1 4", b"HTTP/1.0 4")), head
 
 
+def _raw_answer(srv: Server, data: bytes, timeout: float = 10.0) -> tuple[int, bytes]:
+    """Send ``data`` on a TLS connection of its own; the (status, body) of the one answer, parsed by h11."""
+    import h11
+
+    ctx = ssl.create_default_context(cafile=srv.ca)
+    conn = h11.Connection(h11.CLIENT)
+    conn.send(h11.Request(method="GET", target="/", headers=[("host", "x")]))
+    conn.send(h11.EndOfMessage())
+    status, body = 0, b""
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=timeout) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+            tls.sendall(data)
+            while True:
+                event = conn.next_event()
+                if event is h11.NEED_DATA:
+                    conn.receive_data(tls.recv(65536))  # a timeout here is the failure it is
+                elif isinstance(event, h11.Response):
+                    status = event.status_code
+                elif isinstance(event, h11.Data):
+                    body += event.data
+                elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
+                    return status, body
+
+
+def _signed_head(srv: Server, method: str, path: str, body: bytes, extra: dict[str, str]) -> bytes:
+    req = AWSRequest(method=method, url=srv.endpoint + path, data=body, headers=extra)
+    S3SigV4Auth(Credentials(_ct.ROOT_ACCESS, _ct.ROOT_SECRET), "s3", "local").add_auth(req)
+    lines = [f"{method} {path} HTTP/1.1", f"host: localhost:{srv.port}"]
+    return ("\r\n".join(lines + [f"{k}: {v}" for k, v in req.headers.items()]) + "\r\n\r\n").encode()
+
+
+def test_websocket_upgrade_is_answered_as_the_s3_request_it_is(c: Client) -> None:
+    """S3 has no WebSocket endpoint. The gateway handed upgrade requests to uvicorn's WebSocket protocol, outside the
+    head deadline and the connection cap: a handshake was answered 500, and a POST asking for one was held open."""
+    upgrade = b"connection: Upgrade\r\nupgrade: websocket\r\n"
+    handshake = (
+        f"GET /{BUCKET}/control HTTP/1.1\r\nhost: localhost:{c.srv.port}\r\n".encode()
+        + upgrade
+        + b"sec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    )
+    status, body = _raw_answer(c.srv, handshake)
+    assert (status, b"<Code>AccessDenied</Code>" in body) == (403, True), (status, body)
+    signed = _signed_head(c.srv, "GET", f"/{BUCKET}/control", b"", {"connection": "Upgrade", "upgrade": "websocket"})
+    assert _raw_answer(c.srv, signed) == (200, CONTROL)
+    post = f"POST /{BUCKET}?delete HTTP/1.1\r\nhost: localhost:{c.srv.port}\r\ncontent-length: 5\r\n".encode()
+    started = time.monotonic()
+    status, body = _raw_answer(c.srv, post + upgrade + b"\r\n--x--")
+    assert 400 <= status < 500 and b"<Code>" in body, (status, body)
+    assert time.monotonic() - started < 5
+
+
+def test_a_body_cut_short_by_bad_framing_is_the_clients_error(c: Client) -> None:
+    """A chunked body the HTTP parser refuses halfway: the client gets the parser's 400, and the request's own
+    record (access log, audit, metrics) is IncompleteBody, not an internal error (Starlette's ClientDisconnect)."""
+    path = f"/{BUCKET}/cut-short"
+    head = _signed_head(c.srv, "PUT", path, b"abcdef", {"transfer-encoding": "chunked"})
+    before = len(c.srv.log())
+    status, body = _raw_answer(c.srv, head + b"3\r\nabc\r\nzz\r\n")
+    assert (status, b"<Code>InvalidRequest</Code>" in body) == (400, True), (status, body)
+    line = f'"PUT {path} HTTP/1.1" '
+    deadline = time.monotonic() + 10
+    while line not in c.srv.log()[before:] and time.monotonic() < deadline:
+        time.sleep(0.1)  # the app sees the disconnect when the connection closes, after the parser's answer
+    log = c.srv.log()[before:]
+    assert line + "400" in log, log[-2000:]
+    assert "internal error" not in log and "ClientDisconnect" not in log, log[-2000:]
+    assert c.request("HEAD", path).status_code == 404
+
+
 @pytest.mark.parametrize(
     "key",
     ["../../keys/service-root.key", "..%2F..%2Fstrongroom.db", "a/../../../../etc/passwd", "%00nul", ".tmp/x"],

@@ -199,6 +199,26 @@ def test_vault_listener_speaks_only_tls_with_the_private_ca(server: Server) -> N
         hvac.Client(url=url.replace("https://", "http://"), token=ROOT_TOKEN).sys.read_seal_status()
 
 
+def test_a_websocket_upgrade_to_the_vault_is_answered_as_http(server: Server) -> None:
+    """The vault has no WebSocket endpoint: an Upgrade request is served as the HTTP request it is (uvicorn's
+    WebSocket protocol, the default, answered a handshake with a 500 and held the connection outside HTTP)."""
+    url = vault_info(server.data_dir)["url"]
+    upgrade = {
+        "connection": "Upgrade",
+        "upgrade": "websocket",
+        "sec-websocket-version": "13",
+        "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+    }
+    r = requests.get(f"{url}/v1/sys/health", headers=upgrade, verify=str(server.data_dir / "tls" / "ca.pem"))
+    assert r.status_code == 200 and r.json()["sealed"] is False
+    r = requests.get(
+        f"{url}/v1/sys/policies/acl?list=true",
+        headers={**upgrade, "x-vault-token": ROOT_TOKEN},
+        verify=str(server.data_dir / "tls" / "ca.pem"),
+    )
+    assert r.status_code == 200 and "root" in r.json()["data"]["keys"]
+
+
 # --- transit: keys ------------------------------------------------------------------------------------------------
 
 

@@ -252,3 +252,26 @@ def test_condition_names_are_case_insensitive_values_are_not() -> None:
     )
     verify(listed)
     assert refused(lambda: verify({**listed, "content-type": "image/png, text/html"})).code == "AccessDenied"
+
+
+def test_policy_nested_past_the_json_decoder_is_invalid_json() -> None:
+    """A signed policy nested deeper than the JSON decoder goes (RecursionError, not ValueError) is S3's
+    InvalidPolicyDocument, not an internal error."""
+    form = custom_form([{"bucket": "bkt"}, {"key": "k"}], key="k")
+    key = ("AWS4" + SECRET).encode()
+    for part in ("20260314", "us-east-1", "s3", "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    for raw in (b"[" * 5000 + b"]" * 5000, b'{"expiration": "2026-03-14T16:00:00.000Z", "conditions": ' + b"[" * 5000):
+        encoded = base64.b64encode(raw)
+        signature = hmac.new(key, encoded, hashlib.sha256).hexdigest()
+        nested = {**form, "policy": encoded.decode(), "x-amz-signature": signature}
+        assert refused(lambda f=nested: verify(f)).code == "InvalidPolicyDocument"  # type: ignore[misc]
+
+
+def test_content_length_range_bound_of_thousands_of_digits_is_invalid() -> None:
+    """A bound is a length (at most 19 digits): int() refuses a digit string past 4300 digits with ValueError."""
+    for bound in ("9" * 5000, "9" * 20):
+        form = custom_form([{"bucket": "bkt"}, {"key": "k"}, ["content-length-range", "0", bound]], key="k")
+        assert refused(lambda f=form: verify(f)).code == "InvalidPolicyDocument"  # type: ignore[misc]
+    form = custom_form([{"bucket": "bkt"}, {"key": "k"}, ["content-length-range", "0", "9" * 19]], key="k")
+    assert verify(form).content_length_range == (0, int("9" * 19))

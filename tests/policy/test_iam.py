@@ -900,6 +900,15 @@ def test_malformed(kind: str, text: str, message: str) -> None:
     assert info.value.message == message
 
 
+def test_nesting_past_the_json_decoder_is_malformed() -> None:
+    """Within the size bound, a document nested deeper than the JSON decoder goes (it raises RecursionError, not
+    ValueError) is malformed like any other bad JSON, not an internal error."""
+    for text in ("[" * 5000 + "]" * 5000, '{"Version": "2012-10-17", "Statement": ' + "[" * 5000 + "]" * 5000 + "}"):
+        assert len(text) <= iam.MAX_BUCKET_POLICY_BYTES
+        with pytest.raises(MalformedPolicy):
+            iam.parse_policy(text, kind="bucket", bucket=BUCKET)
+
+
 def test_size_limit_is_inclusive() -> None:
     base = doc(allow(Sid=""))
     text = doc(allow(Sid="x" * (iam.MAX_BUCKET_POLICY_BYTES - len(base))))

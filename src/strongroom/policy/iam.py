@@ -239,7 +239,7 @@ def parse_policy(text: str | bytes, *, kind: Literal["bucket", "identity"], buck
     try:
         document = raw.decode("utf-8") if isinstance(text, bytes) else text
         tree = json.loads(document, object_pairs_hook=_no_duplicates, parse_constant=_refuse_constant)
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: nested past the decoder
         if isinstance(exc, errors.MalformedPolicy):
             raise
         raise _bad("Policies must be valid JSON and the first byte must be '{'") from exc

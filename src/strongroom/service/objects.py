@@ -724,7 +724,7 @@ def canonical_context(ctx_b64: str | None) -> bytes:
 def _validate_context(ctx_b64: str) -> None:
     try:
         ctx = json.loads(base64.b64decode(ctx_b64, validate=True))
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, RecursionError):  # RecursionError: nested past the decoder's depth
         raise errors.InvalidArgument(
             "The x-amz-server-side-encryption-context header is not valid base64 JSON"
         ) from None

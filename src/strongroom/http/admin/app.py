@@ -431,7 +431,7 @@ async def _policy_body(request: Request) -> str:
     body = await request.body()
     try:
         doc = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # deep nesting within the size limit is RecursionError, not ValueError
         raise errors.MalformedPolicy("Policies must be valid JSON and the first byte must be '{'") from None
     if not isinstance(doc, dict):
         raise errors.MalformedPolicy("Policies must be valid JSON and the first byte must be '{'")

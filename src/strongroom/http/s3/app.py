@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
@@ -157,6 +157,11 @@ class S3App:
             wire = domain_error(exc)
             error = wire.code
             response = self.error_response(wire, req, request_id, request.method)
+        except ClientDisconnect:
+            # the connection ended before the body did (the client went, or sent framing the HTTP parser refused):
+            # the client's failure, not the server's, whoever reads the answer
+            error = "IncompleteBody"
+            response = self.error_response(s3_error("IncompleteBody"), req, request_id, request.method)
         except Exception:
             log.exception("internal error (request %s)", request_id)
             error = "InternalError"

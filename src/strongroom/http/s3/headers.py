@@ -257,22 +257,33 @@ RESPONSE_OVERRIDES = (
 _HEADER_VALUE_RE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")  # field-value characters HTTP/1.1 allows (RFC 9110)
 
 
+def header_value(name: str, value: str) -> str:
+    """``value`` as a header value (str holding the header's bytes as Latin-1, as headers arrive); InvalidArgument,
+    naming ``name``, for one that cannot be a header (CR, LF, NUL or another control character, or beyond Latin-1),
+    so nothing unsafe ever reaches the wire."""
+    if not _HEADER_VALUE_RE.fullmatch(value):
+        raise s3_error(
+            "InvalidArgument",
+            "Header value cannot be represented using ISO-8859-1 or holds a control character.",
+            ArgumentName=name,
+            ArgumentValue=value.encode("unicode_escape").decode("ascii")[:256],
+        )
+    return value
+
+
+def form_header_value(name: str, value: str) -> str:
+    """A browser POST form field that becomes a header of the object (x-amz-meta-*, Content-Type, ...): its UTF-8
+    bytes, as a PUT's header carries them (form fields are text, headers are bytes), checked by header_value."""
+    return header_value(name, value.encode("utf-8").decode("latin-1"))
+
+
 def response_overrides(query: Mapping[str, str]) -> dict[str, str]:
-    """The headers GetObject's ``response-*`` parameters set; InvalidArgument for a value that cannot be a header
-    (CR, LF, NUL or another control character, or beyond Latin-1), so nothing unsafe ever reaches the wire."""
+    """The headers GetObject's ``response-*`` parameters set (checked by header_value)."""
     out: dict[str, str] = {}
     for name in RESPONSE_OVERRIDES:
         value = query.get("response-" + name)
-        if value is None:
-            continue
-        if not _HEADER_VALUE_RE.fullmatch(value):
-            raise s3_error(
-                "InvalidArgument",
-                "Header value cannot be represented using ISO-8859-1 or holds a control character.",
-                ArgumentName="response-" + name,
-                ArgumentValue=value.encode("unicode_escape").decode("ascii")[:256],
-            )
-        out[name] = value
+        if value is not None:
+            out[name] = header_value("response-" + name, value)
     return out
 
 

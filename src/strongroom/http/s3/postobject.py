@@ -203,12 +203,13 @@ async def handle_post_object(app: S3App, req: S3Request) -> Response:
         except Exception as exc:  # noqa: BLE001
             raise s3_error("MalformedPOSTRequest") from exc
 
-    meta_headers = {k: v for k, v in fields.items() if k.startswith("x-amz-meta-")}
+    # the fields that become the object's headers, as header values (a GET sends them back as headers)
+    meta_headers = {k: hdr.form_header_value(k, v) for k, v in fields.items() if k.startswith("x-amz-meta-")}
     for name in hdr.STANDARD_HEADERS:
         if name in fields:
-            meta_headers[name] = fields[name]
+            meta_headers[name] = hdr.form_header_value(name, fields[name])
     if "content-type" not in meta_headers and state.file_content_type:
-        meta_headers["content-type"] = state.file_content_type
+        meta_headers["content-type"] = hdr.header_value("content-type", state.file_content_type)
     sse_fields = {k: v for k, v in fields.items() if k.startswith("x-amz-server-side-encryption")}
     if "x-amz-storage-class" in fields:
         meta_headers["x-amz-storage-class"] = fields["x-amz-storage-class"]

@@ -195,7 +195,7 @@ def _parse_credential(value: str) -> tuple[str, str, str]:
 def _decode_policy(signed: bytes) -> dict[str, Any]:
     try:
         document = json.loads(base64.b64decode(signed, validate=True))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
         raise _invalid_policy("Invalid JSON.") from None
     if not isinstance(document, dict):
         raise _invalid_policy("Invalid JSON.")
@@ -271,6 +271,6 @@ def _as_int(value: object, condition: object) -> int:
         raise _invalid_policy(f"Invalid Condition: {_render(condition)}")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.isascii() and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:  # a 64-bit length
         return int(value)
     raise _invalid_policy(f"Invalid Condition: {_render(condition)}")
