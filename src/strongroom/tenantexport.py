@@ -365,7 +365,7 @@ class Exporter:
         """A bucket's configuration as S3 answers it (XML documents as they are: PUT them back as they are)."""
         name = b["name"]
         out: dict[str, Any] = dict(b)
-        for sub in ("policy", "acl", "encryption", "publicAccessBlock", "ownershipControls", "versioning"):
+        for sub in ("policy", "acl", "encryption", "publicAccessBlock", "ownershipControls", "cors", "versioning"):
             status, body = self.s3.text(self.s3.url(name, query=sub))
             field_name = {"publicAccessBlock": "public_access_block", "ownershipControls": "ownership_controls"}.get(
                 sub, sub

@@ -819,3 +819,33 @@ def test_a_tenant_public_access_block_change_moves_its_buckets_access_version(re
     after = {b.name: repo.get_bucket(b.name).access_version or 0 for b in (*mine, other)}  # type: ignore[union-attr]
     assert after == {"mine-0": before["mine-0"] + 1, "mine-1": before["mine-1"] + 1, "theirs": before["theirs"]}
     assert repo.get_tenant(tenant).public_access_block == '{"BlockPublicAcls": true}'  # type: ignore[union-attr]
+
+
+# --- CORS configurations --------------------------------------------------------------------------------------------
+
+
+def test_bucket_cors_is_set_replaced_and_deleted(repo: Repository, tenant: str, bucket: Bucket) -> None:
+    other = make_bucket(repo, tenant, "other")
+    assert repo.bucket_cors("photos") == (bucket.id, tenant, None)
+    assert repo.bucket_cors("missing") is None
+    assert repo.get_bucket_cors(bucket.id) is None
+    repo.set_bucket_cors(bucket.id, '{"rules":[1]}')
+    repo.set_bucket_cors(bucket.id, '{"rules":[2]}')  # an upsert: replaces
+    assert repo.bucket_cors("photos") == (bucket.id, tenant, '{"rules":[2]}')
+    assert repo.get_bucket_cors(bucket.id) == '{"rules":[2]}'
+    assert repo.bucket_cors("other") == (other.id, tenant, None)  # one bucket's rules are its own
+    before = repo.get_bucket("photos")
+    assert before is not None and before.access_version == 0  # CORS grants no access: access_version stays
+    repo.set_bucket_cors(bucket.id, None)
+    repo.set_bucket_cors(bucket.id, None)  # deleting none is fine
+    assert repo.bucket_cors("photos") == (bucket.id, tenant, None)
+
+
+def test_a_bucket_is_deleted_with_its_cors_configuration(repo: Repository, tenant: str, bucket: Bucket) -> None:
+    repo.set_bucket_cors(bucket.id, '{"rules":[]}')
+    repo.delete_bucket(bucket)
+    assert repo.bucket_cors("photos") is None
+    again = make_bucket(repo, tenant, "photos")  # the name is free again, without the old rules
+    assert repo.bucket_cors("photos") == (again.id, tenant, None)
+    with pytest.raises(errors.NoSuchBucket):
+        repo.set_bucket_cors(bucket.id, '{"rules":[]}')  # the old bucket's id names nothing any more

@@ -225,6 +225,25 @@ class NoSuchEntity(NotFound):
     """The tenant, user, group or access key does not exist (or is not visible to the caller)."""
 
 
+# --- cross-origin resource sharing (CORS) --------------------------------------
+
+
+class MalformedConfiguration(InvalidRequest):
+    """The configuration document does not validate against S3's schema (a CORS configuration without rules...)."""
+
+
+class NoSuchCORSConfiguration(NotFound):
+    """The CORS configuration does not exist."""
+
+
+class InvalidPreflight(InvalidRequest):
+    """A CORS preflight without an Origin, or without a valid Access-Control-Request-Method."""
+
+
+class CORSForbidden(StrongroomError):
+    """A CORS preflight that no rule of the bucket allows (or the bucket has no CORS configuration)."""
+
+
 class EntityAlreadyExists(Conflict):
     """A tenant, user, group or access key with that name already exists."""
 

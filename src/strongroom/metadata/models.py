@@ -139,6 +139,19 @@ class Bucket(Base):
     access_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
+class BucketCors(Base):
+    """A bucket's CORS configuration (PutBucketCors), as JSON (``policy.cors.CorsConfiguration.to_json``).
+
+    Its own table rather than a column of ``buckets``: the GET/PUT hot paths read the bucket row on every request,
+    and only requests that carry an ``Origin`` (and preflights) need the rules. Not access control: a change does
+    not move the bucket's ``access_version``."""
+
+    __tablename__ = "bucket_cors"
+    bucket_id: Mapped[str] = mapped_column(ForeignKey("buckets.id"), primary_key=True)
+    configuration: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
 class SealedPartColumns:
     """What it takes to open one sealed blob (see docs/FORMAT.md)."""
 

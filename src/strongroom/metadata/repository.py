@@ -41,6 +41,7 @@ from strongroom.metadata.models import (
     BackupLease,
     BlobGarbage,
     Bucket,
+    BucketCors,
     Group,
     GroupMember,
     InfraKeyVersion,
@@ -769,6 +770,7 @@ class Repository:
             uploads = list(s.scalars(select(MultipartUpload.upload_id).where(MultipartUpload.bucket_id == bucket.id)))
             for upload_id in uploads:
                 self._drop_upload(s, upload_id, bucket.region)
+            s.execute(delete(BucketCors).where(BucketCors.bucket_id == bucket.id))
             s.execute(delete(Bucket).where(Bucket.id == bucket.id))
 
     # --- a tenant's crypto-shred (service/shred.py) -----------------------
@@ -851,6 +853,44 @@ class Repository:
                     encryption_configured=configured,
                 )
             )
+
+    # --- CORS ------------------------------------------------------------
+    def bucket_cors(self, name: str) -> tuple[str, str, str | None] | None:
+        """(bucket id, tenant id, CORS configuration JSON or None) of the bucket named ``name``, in one statement;
+        None when no bucket has that name."""
+        with self.reading() as s:
+            row = s.execute(
+                select(Bucket.id, Bucket.tenant_id, BucketCors.configuration)
+                .select_from(Bucket)
+                .outerjoin(BucketCors, BucketCors.bucket_id == Bucket.id)
+                .where(Bucket.name == name)
+            ).first()
+        return (str(row[0]), str(row[1]), row[2]) if row is not None else None
+
+    def get_bucket_cors(self, bucket_id: str) -> str | None:
+        with self.reading() as s:
+            return s.scalar(select(BucketCors.configuration).where(BucketCors.bucket_id == bucket_id))
+
+    def set_bucket_cors(self, bucket_id: str, configuration: str | None) -> None:
+        """Replace (or, with None, delete) a bucket's CORS configuration. A bucket deleted meanwhile: NoSuchBucket."""
+        with self.session() as s:
+            if configuration is None:
+                s.execute(delete(BucketCors).where(BucketCors.bucket_id == bucket_id))
+                return
+            values = {"bucket_id": bucket_id, "configuration": configuration, "updated_at": _now()}
+            upsert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
+            try:
+                s.execute(
+                    upsert(BucketCors)
+                    .values(**values)
+                    .on_conflict_do_update(
+                        index_elements=["bucket_id"],
+                        set_={"configuration": configuration, "updated_at": values["updated_at"]},
+                    )
+                )
+                s.flush()
+            except IntegrityError as exc:  # the bucket row went away (foreign key)
+                raise errors.NoSuchBucket("The specified bucket does not exist") from exc
 
     # --- objects ---------------------------------------------------------
     def get_object(self, bucket_id: str, key: str) -> StoredObject | None:

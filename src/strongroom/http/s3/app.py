@@ -20,6 +20,7 @@ from strongroom.core import errors, metrics
 from strongroom.core.types import ANONYMOUS, Operation
 from strongroom.http import metrics as metrics_http
 from strongroom.http import transparency
+from strongroom.http.s3 import cors as cors_http
 from strongroom.http.s3 import headers as hdr
 from strongroom.http.s3 import xml
 from strongroom.http.s3.errors import S3Error, s3_error
@@ -36,6 +37,7 @@ from strongroom.policy.authz import Resource, visible
 from strongroom.policy.names import MAX_KEY_BYTES
 from strongroom.service.access import AccessConfig, AccessService, NotCached
 from strongroom.service.buckets import BucketService
+from strongroom.service.cors import CorsService
 from strongroom.service.limits import SYNC_SECONDS, RateLimiter
 from strongroom.service.listing import ListingService
 from strongroom.service.multipart import MultipartService
@@ -101,7 +103,8 @@ class S3App:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self.access = AccessService(rt)
-        self.buckets = BucketService(rt, on_access_change=self.access.forget_bucket)
+        self.buckets = BucketService(rt, on_access_change=self._bucket_changed)
+        self.cors = CorsService(rt, self.buckets)
         self.objects = ObjectService(rt, self.buckets)
         self.multipart = MultipartService(self.objects)
         self.listing = ListingService(rt, self.buckets)
@@ -114,6 +117,10 @@ class S3App:
         self._vault_sealed = True
         self.ready = True
         self.bootstrapped = False  # the first start's tenant and user rows exist (health says ok only then)
+
+    def _bucket_changed(self, name: str) -> None:
+        self.access.forget_bucket(name)
+        self.cors.forget(name)
 
     # --- ASGI entry -------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -173,6 +180,8 @@ class S3App:
                 await self.audit.record(op, "s3", response.status_code, error, _bytes_out(response, request.method))
             except errors.AuditUnavailable as exc:
                 response = self.error_response(domain_error(exc), req, request_id, request.method)
+        if req is not None and "origin" in req.headers:  # a browser's request: the bucket's CORS rules answer it
+            await cors_http.add_headers(self.cors, req, response)
         if error == "RequestTimeout":  # the rest of the body may still come: it must not be read as a request
             response.headers["connection"] = "close"
         elif receives == 0 and _withheld_body(request):
@@ -496,6 +505,10 @@ class S3App:
             )
         route = req.route = resolve(req.method, req.bucket, req.key, req.query, req.headers)
         await self.require_unsealed()
+        if route.public:  # a CORS preflight: browsers send no credentials with it, and it is not authorized
+            req.principal = ANONYMOUS
+            req.op = self.operation(req, route)
+            return await self._run(route, req)
         if route.name == "PostObject":
             # the form carries its own signature (the policy): it authenticates and authorizes once it is read
             return await self._run(route, req)

@@ -82,6 +82,12 @@ CODES: dict[str, tuple[int, str]] = {
         "The e-mail address you provided does not match any account on record.",
     ),
     "NoSuchBucketPolicy": (404, "The bucket policy does not exist"),
+    "NoSuchCORSConfiguration": (404, "The CORS configuration does not exist"),
+    "BadRequest": (400, "Bad Request"),
+    "AccessForbidden": (
+        403,
+        "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.",
+    ),
     "NoSuchPublicAccessBlockConfiguration": (404, "The public access block configuration was not found"),
     "OwnershipControlsNotFoundError": (404, "The bucket ownership controls were not found"),
     "SlowDown": (503, "Please reduce your request rate."),
@@ -161,6 +167,10 @@ DOMAIN: dict[type[e.StrongroomError], str] = {
     e.NoSuchBucketPolicy: "NoSuchBucketPolicy",
     e.NoSuchPublicAccessBlockConfiguration: "NoSuchPublicAccessBlockConfiguration",
     e.OwnershipControlsNotFound: "OwnershipControlsNotFoundError",
+    e.MalformedConfiguration: "MalformedXML",
+    e.NoSuchCORSConfiguration: "NoSuchCORSConfiguration",
+    e.InvalidPreflight: "BadRequest",
+    e.CORSForbidden: "AccessForbidden",
     e.KeyNotFound: "KMS.NotFoundException",
     e.KeyDisabled: "KMS.DisabledException",
     e.KeyPendingDeletion: "KMS.KMSInvalidStateException",
@@ -174,7 +184,9 @@ DOMAIN: dict[type[e.StrongroomError], str] = {
 
 
 #: Context keys of a domain error that S3 renders as extra elements of its error document.
-_WIRE_CONTEXT = frozenset({"BucketName", "Key", "UploadId", "ArgumentName", "ArgumentValue", "EmailAddress"})
+_WIRE_CONTEXT = frozenset(
+    {"BucketName", "Key", "UploadId", "ArgumentName", "ArgumentValue", "EmailAddress", "Method", "ResourceType"}
+)
 
 
 def from_domain(exc: e.StrongroomError) -> S3Error:
@@ -188,6 +200,8 @@ def from_domain(exc: e.StrongroomError) -> S3Error:
                 message = "The calculated MD5 hash of the key did not match the hash that was provided."
             if isinstance(exc, e.DecryptionFailed):
                 message = "The stored object failed an integrity check and cannot be returned."
+            if isinstance(exc, e.MalformedConfiguration):
+                message = default  # the one opaque schema error, as for the XML parser's own
             extra = {k: str(v) for k, v in exc.context.items() if k in _WIRE_CONTEXT}
             return S3Error(code, message, status, **extra)
     return s3_error("InternalError")

@@ -21,6 +21,7 @@ class Route:
     handler: str  # "module:function" under strongroom.http.s3.handlers
     source_action: str | None = None  # a second check on the copy source (CopyObject, UploadPartCopy)
     per_key: bool = False  # the handler decides per key (DeleteObjects); the route checks the bucket is visible
+    public: bool = False  # answered without authentication or authorization (a CORS preflight)
 
 
 Predicate = Callable[[str, Mapping[str, str], Mapping[str, str]], bool]
@@ -68,6 +69,7 @@ BUCKET_SUBRESOURCES = frozenset(
         "acl",
         "publicAccessBlock",
         "ownershipControls",
+        "cors",
         "encryption",
         "location",
         "versioning",
@@ -167,6 +169,9 @@ TABLE: list[tuple[str, str, Predicate, Route]] = [
         Route("DeleteBucketOwnershipControls", "s3:PutBucketOwnershipControls", _B, "access:delete_ownership_controls"),
     ),
     # --- bucket configuration
+    ("PUT", _B, _q("cors"), Route("PutBucketCors", "s3:PutBucketCORS", _B, "cors:put_bucket_cors")),
+    ("GET", _B, _q("cors"), Route("GetBucketCors", "s3:GetBucketCORS", _B, "cors:get_bucket_cors")),
+    ("DELETE", _B, _q("cors"), Route("DeleteBucketCors", "s3:PutBucketCORS", _B, "cors:delete_bucket_cors")),
     (
         "PUT",
         _B,
@@ -238,6 +243,10 @@ TABLE: list[tuple[str, str, Predicate, Route]] = [
     ("DELETE", _O, _plain, Route("DeleteObject", "s3:DeleteObject", _O, "objects:delete_object")),
     ("POST", _O, _q("uploads"), Route("CreateMultipartUpload", "s3:PutObject", _O, "multipart:create")),
     ("POST", _O, _q("uploadId"), Route("CompleteMultipartUpload", "s3:PutObject", _O, "multipart:complete")),
+    # --- CORS preflights ("OPTIONS object"): any query (the actual request's) is ignored; no IAM action
+    ("OPTIONS", "service", _always, Route("PreflightRequest", "", "service", "cors:preflight", public=True)),
+    ("OPTIONS", _B, _always, Route("PreflightRequest", "", _B, "cors:preflight", public=True)),
+    ("OPTIONS", _O, _always, Route("PreflightRequest", "", _O, "cors:preflight", public=True)),
 ]
 
 _METHODS = frozenset(m for m, _l, _p, _r in TABLE)
@@ -258,6 +267,8 @@ def resolve(
     """The operation a request asks for; NotImplemented for subresources strongroom lacks, MethodNotAllowed for
     methods that apply to nothing here."""
     level = "service" if bucket is None else "bucket" if key is None else "object"
+    if method == "OPTIONS":
+        return _PLAIN[(method, level)]
     if not query and "x-amz-copy-source" not in headers:
         plain = _PLAIN.get((method, level))
         if plain is not None and not (plain.name == "PostObject" or (method == "POST" and level == "bucket")):
