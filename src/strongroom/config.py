@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     default_region: str = "local"
     regions: dict[str, RegionConfig] = Field(default_factory=lambda: {"local": RegionConfig()})
     max_clock_skew_seconds: int = 900
+    # Signature Version 2 (legacy SDKs and tools; http/s3/sigv2.py) next to SigV4; false refuses it as S3 regions
+    # without V2 do. A bucket policy can refuse it too: a Deny with Condition StringEquals s3:signatureversion AWS
+    sigv2: bool = True
     max_object_size: int = 5 * 1024**4
     log_level: str = "info"  # critical, error, warning, info (an access line per request), debug
     log_format: str = "text"  # or "json": one JSON object per line (strongroom/logs.py)

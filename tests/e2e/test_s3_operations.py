@@ -1048,6 +1048,29 @@ def test_presigned_expired(s3, server: Server, bucket: str) -> None:
     assert_error(r, 403, "AccessDenied", "Request has expired")
 
 
+def test_presigned_expiry_range_and_not_yet_valid(s3, server: Server, bucket: str) -> None:
+    """X-Amz-Expires is 1 s to 7 days (AuthorizationQueryParametersError outside it); a URL signed for a time past
+    the clock-skew window is not valid yet (issue 12 item 3)."""
+    from unittest import mock
+
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    week = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"}, ExpiresIn=604800)
+    r = httpx.get(week, verify=tls(server, week))
+    assert r.status_code == 200 and r.content == b"x"
+    for expires, message in (
+        (604801, "X-Amz-Expires must be less than a week (in seconds) that is 604800"),
+        (0, "X-Amz-Expires must be a positive number of seconds"),
+    ):
+        url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"}, ExpiresIn=expires)
+        r = httpx.get(url, verify=tls(server, url))
+        assert_error(r, 400, "AuthorizationQueryParametersError", message)
+    later = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).replace(tzinfo=None)
+    with mock.patch("botocore.auth.get_current_datetime", return_value=later):
+        url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"}, ExpiresIn=60)
+    r = httpx.get(url, verify=tls(server, url))
+    assert_error(r, 403, "AccessDenied", "Request is not valid yet")
+
+
 def test_presigned_tampered(s3, server: Server, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="k", Body=b"x")
     url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"})

@@ -194,10 +194,30 @@ def test_required_fields() -> None:
         assert err.code == "InvalidArgument" and err.extra["ArgumentName"] == name
 
 
-def test_sigv2_post_is_refused() -> None:
+def test_a_sigv2_form_is_accepted_and_its_signature_checked() -> None:
     form = presigned_post(signature_version=None)  # boto3's default for presigned POST is SigV2
-    assert "awsaccesskeyid" in form and "signature" in form
-    assert refused(lambda: verify(form)).code == "InvalidRequest"
+    assert "awsaccesskeyid" in form and "signature" in form and "x-amz-signature" not in form
+    assert verify(form).access_key == ACCESS
+    v2_rich = presigned_post(fields=dict(RICH_FIELDS), conditions=list(RICH_CONDITIONS), signature_version=None)
+    assert verify(v2_rich).content_length_range == (10, 1000)
+    bad = dict(form, signature=form["signature"][:-2] + "A=")
+    err = refused(lambda: verify(bad))
+    assert (err.code, err.extra) == ("SignatureDoesNotMatch", {"AWSAccessKeyId": ACCESS})
+    assert refused(lambda: verify(dict(form, awsaccesskeyid="AKIANOBODY"))).code == "InvalidAccessKeyId"
+    missing = {k: v for k, v in form.items() if k != "signature"}
+    err = refused(lambda: verify(missing))
+    assert (err.code, err.extra["ArgumentName"]) == ("InvalidArgument", "signature")
+    # a policy condition still binds a V2 form
+    err = refused(lambda: verify(dict(v2_rich, acl="private")))
+    assert err.code == "AccessDenied" and "acl" in err.message
+    err = refused(lambda: verify(form, now=NOW + timedelta(hours=2)))
+    assert (err.code, err.message) == ("AccessDenied", "Invalid according to Policy: Policy expired.")
+
+
+def test_a_sigv2_form_is_refused_when_sigv2_is_off() -> None:
+    form = presigned_post(signature_version=None)
+    err = refused(lambda: verify(form, sigv2_enabled=False))
+    assert err.code == "InvalidRequest" and "AWS4-HMAC-SHA256" in err.message
 
 
 def test_request_too_small_for_the_minimum() -> None:

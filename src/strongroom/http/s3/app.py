@@ -22,7 +22,7 @@ from strongroom.http import metrics as metrics_http
 from strongroom.http import transparency
 from strongroom.http.s3 import cors as cors_http
 from strongroom.http.s3 import headers as hdr
-from strongroom.http.s3 import xml
+from strongroom.http.s3 import sigv2, xml
 from strongroom.http.s3.errors import S3Error, s3_error
 from strongroom.http.s3.request import (
     S3Request,
@@ -51,6 +51,7 @@ MAX_HEADER_BYTES = 16 * 1024
 _HSTS = ((b"strict-transport-security", b"max-age=31536000"),)
 Handler = Callable[["S3App", S3Request], Awaitable[Response]]
 #: query parameters that make a request an attempt to sign (else it is anonymous)
+_CLAIM_PARAMS = (b"X-Amz-Credential", b"AWSAccessKeyId")  # where a presigned URL names its access key
 _AUTH_PARAMS = frozenset({b"X-Amz-Algorithm", b"X-Amz-Credential", b"X-Amz-Signature", b"AWSAccessKeyId"})
 
 #: Request headers whose values are condition keys of the same name (``s3:<header>``).
@@ -258,6 +259,7 @@ class S3App:
         if bucket is not None:
             req.bucket = bucket
             req.key = path[1:] or None
+            req.virtual_host = True
             return
         stripped = path[1:] if path.startswith("/") else path
         if not stripped:
@@ -306,7 +308,23 @@ class S3App:
         scope = req.request.scope
         raw_path = scope.get("raw_path") or scope["path"].encode()
 
+        v2 = self.rt.settings.sigv2 and sigv2.attempted(req.headers, {name for name, _ in req.query_pairs})
+
         def verify(lookup: Callable[[str], str | None]) -> AuthContext:
+            if v2:
+                resource = raw_path.decode("latin-1")
+                if req.virtual_host:  # V2 signs /bucket/key for virtual-hosted-style requests too
+                    resource = f"/{req.bucket}{resource}"
+                return sigv2.authenticate(
+                    req.method,
+                    resource,
+                    req.query_string,
+                    req.query_pairs,
+                    req.headers,
+                    lookup,
+                    dt.datetime.now(dt.UTC),
+                    self.rt.settings.max_clock_skew_seconds,
+                )
             return authenticate(
                 req.method,
                 raw_path.decode("latin-1"),
@@ -337,7 +355,7 @@ class S3App:
         the refusal is audited in), and hold back the answer to repeated failures from one key or one address."""
         claimed = claimed_access_key(
             req.headers.get("authorization", ""),
-            next((v.decode("utf-8", "replace") for k, v in req.query_pairs if k == b"X-Amz-Credential"), ""),
+            next((v.decode("utf-8", "replace") for k, v in req.query_pairs if k in _CLAIM_PARAMS), ""),
         )
         req.claimed_key = claimed
         if claimed is not None and exc.code != "InvalidAccessKeyId":
@@ -413,7 +431,7 @@ class S3App:
             if name in req.headers:
                 keys["aws:UserAgent" if name == "user-agent" else "aws:Referer"] = req.headers[name]
         if req.auth is not None:
-            keys["s3:signatureversion"] = "AWS4-HMAC-SHA256"
+            keys["s3:signatureversion"] = req.auth.signature_version
             keys["s3:authType"] = "REST-QUERY-STRING" if "authorization" not in req.headers else "REST-HEADER"
         for name in _HEADER_KEYS:
             if name in req.headers:

@@ -154,7 +154,14 @@ async def handle_post_object(app: S3App, req: S3Request) -> Response:
         raise s3_error("InvalidArgument", "Bucket POST must contain a field named 'key'.", ArgumentName="key")
     try:
         policy = await anyio.to_thread.run_sync(
-            lambda: verify_post_policy(fields, app.lookup_secret, dt.datetime.now(dt.UTC), None, bucket=req.bucket)
+            lambda: verify_post_policy(
+                fields,
+                app.lookup_secret,
+                dt.datetime.now(dt.UTC),
+                None,
+                bucket=req.bucket,
+                sigv2_enabled=app.rt.settings.sigv2,
+            )
         )
     except S3Error as exc:
         claimed = claimed_access_key("", fields.get("x-amz-credential") or fields.get("awsaccesskeyid") or "")

@@ -1,8 +1,9 @@
-"""Browser-based uploads (POST Object): the SigV4-signed policy document.
+"""Browser-based uploads (POST Object): the signed policy document.
 
 The form carries a base64 JSON policy and ``x-amz-signature`` = HMAC(signing key,
-the base64 policy text). The policy bounds the upload: an expiration, and
-conditions every submitted field must meet::
+the base64 policy text) (SigV4), or ``AWSAccessKeyId`` and ``signature`` = base64
+HMAC-SHA1(secret, the base64 policy text) (Signature V2, unless ``sigv2 = false``).
+The policy bounds the upload: an expiration, and conditions every submitted field must meet::
 
     {"bucket": "b"}                                 exact match
     ["eq", "$key", "uploads/a.txt"]                 exact match
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from strongroom.http.s3 import sigv2
 from strongroom.http.s3.errors import S3Error, s3_error
 from strongroom.http.s3.sigv4 import (
     ALGORITHM,
@@ -38,6 +40,9 @@ from strongroom.http.s3.sigv4 import (
 MAX_POLICY_LENGTH = 64 * 1024
 _EXEMPT = frozenset({"x-amz-signature", "file", "policy"})
 _REQUIRED = ("policy", "x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-signature")
+_EXEMPT_V2 = frozenset({"awsaccesskeyid", "signature", "file", "policy"})
+_REQUIRED_V2 = ("awsaccesskeyid", "policy", "signature")
+_V2_NAMES = {"awsaccesskeyid": "AWSAccessKeyId", "policy": "policy", "signature": "signature"}
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,7 @@ def verify_post_policy(
     content_length: int | None,
     *,
     bucket: str | None = None,
+    sigv2_enabled: bool = True,
 ) -> PostPolicyResult:
     """Verify a POST form's signature and policy; raise :class:`S3Error` as S3 would.
 
@@ -103,42 +109,18 @@ def verify_post_policy(
     caller checks the file's real size with :meth:`PostPolicyResult.check_content_length`.
     """
     now = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
-    if "awsaccesskeyid" in fields or "signature" in fields:
+    v2 = "awsaccesskeyid" in fields or "signature" in fields
+    if v2 and not sigv2_enabled:
         raise s3_error(
             "InvalidRequest",
             "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
         )
-    for name in _REQUIRED:
-        if name not in fields:
-            raise _missing(name)
-    if fields["x-amz-algorithm"] != ALGORITHM:
-        raise s3_error(
-            "InvalidArgument",
-            f'X-Amz-Algorithm only supports "{ALGORITHM}"',
-            ArgumentName="x-amz-algorithm",
-        )
-    access_key, date, region = _parse_credential(fields["x-amz-credential"])
-    amz_date = fields["x-amz-date"]
-    if parse_amz_date(amz_date) is None or amz_date[:8] != date:
-        raise s3_error(
-            "InvalidArgument",
-            "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\" and match the credential date",
-            ArgumentName="x-amz-date",
-        )
-
-    policy_b64 = fields["policy"]
-    if len(policy_b64) > MAX_POLICY_LENGTH:
-        raise _invalid_policy("Policy document too large.")
-    secret = lookup(access_key)
-    if secret is None:
-        raise s3_error("InvalidAccessKeyId", AWSAccessKeyId=access_key)
-    try:
-        signed = policy_b64.encode("ascii")
-    except UnicodeEncodeError:
-        signed = b""
-    expected = sign_hex(signing_key(secret, date, region), signed)
-    if not signed or not signatures_equal(expected, fields["x-amz-signature"]):
-        raise s3_error("SignatureDoesNotMatch", AWSAccessKeyId=access_key)
+    if v2:
+        access_key, signed = _verify_v2(fields, lookup)
+        exempt = _EXEMPT_V2
+    else:
+        access_key, signed = _verify_v4(fields, lookup)
+        exempt = _EXEMPT
 
     policy = _decode_policy(signed)
     _check_expiration(policy.get("expiration"), now)
@@ -157,7 +139,7 @@ def verify_post_policy(
     extra = sorted(
         name
         for name in fields
-        if name.lower() not in covered and name.lower() not in _EXEMPT and not name.lower().startswith("x-ignore-")
+        if name.lower() not in covered and name.lower() not in exempt and not name.lower().startswith("x-ignore-")
     )
     if extra:
         raise _policy_failed(f"Extra input fields: {', '.join(extra)}")
@@ -169,6 +151,60 @@ def verify_post_policy(
             MinSizeAllowed=str(length_range[0]),
         )
     return PostPolicyResult(access_key=access_key, content_length_range=length_range)
+
+
+def _policy_bytes(fields: Mapping[str, str]) -> bytes:
+    policy_b64 = fields["policy"]
+    if len(policy_b64) > MAX_POLICY_LENGTH:
+        raise _invalid_policy("Policy document too large.")
+    try:
+        return policy_b64.encode("ascii")
+    except UnicodeEncodeError:
+        return b""
+
+
+def _verify_v4(fields: Mapping[str, str], lookup: SecretLookup) -> tuple[str, bytes]:
+    """A SigV4 form: x-amz-signature = hex HMAC-SHA256(signing key, the base64 policy). (access key, policy)."""
+    for name in _REQUIRED:
+        if name not in fields:
+            raise _missing(name)
+    if fields["x-amz-algorithm"] != ALGORITHM:
+        raise s3_error(
+            "InvalidArgument",
+            f'X-Amz-Algorithm only supports "{ALGORITHM}"',
+            ArgumentName="x-amz-algorithm",
+        )
+    access_key, date, region = _parse_credential(fields["x-amz-credential"])
+    amz_date = fields["x-amz-date"]
+    if parse_amz_date(amz_date) is None or amz_date[:8] != date:
+        raise s3_error(
+            "InvalidArgument",
+            "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\" and match the credential date",
+            ArgumentName="x-amz-date",
+        )
+    signed = _policy_bytes(fields)
+    secret = lookup(access_key)
+    if secret is None:
+        raise s3_error("InvalidAccessKeyId", AWSAccessKeyId=access_key)
+    expected = sign_hex(signing_key(secret, date, region), signed)
+    if not signed or not signatures_equal(expected, fields["x-amz-signature"]):
+        raise s3_error("SignatureDoesNotMatch", AWSAccessKeyId=access_key)
+    return access_key, signed
+
+
+def _verify_v2(fields: Mapping[str, str], lookup: SecretLookup) -> tuple[str, bytes]:
+    """A Signature V2 form: signature = base64 HMAC-SHA1(secret, the base64 policy). (access key, policy)."""
+    for name in _REQUIRED_V2:
+        if name not in fields:
+            raise _missing(_V2_NAMES[name])
+    access_key = fields["awsaccesskeyid"]
+    signed = _policy_bytes(fields)
+    secret = lookup(access_key)
+    if secret is None:
+        raise s3_error("InvalidAccessKeyId", AWSAccessKeyId=access_key[:128])
+    if not signed or not sigv2.signatures_equal(sigv2.sign(secret, signed), fields["signature"]):
+        raise s3_error("SignatureDoesNotMatch", AWSAccessKeyId=access_key[:128])
+    return access_key, signed
 
 
 def _parse_credential(value: str) -> tuple[str, str, str]:

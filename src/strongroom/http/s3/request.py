@@ -27,6 +27,10 @@ MAX_XML_BODY = 4 * 1024 * 1024
 XMLNS = "application/xml"
 
 
+#: query parameters that are neither subresources nor S3 parameters: an SDK routing hint, Signature V2's auth
+_NOT_SUBRESOURCES = frozenset({"x-id", "AWSAccessKeyId", "Expires", "Signature"})
+
+
 class S3Request:
     """One parsed S3 request: who, which bucket/key, which subresource, and the body stream."""
 
@@ -44,10 +48,11 @@ class S3Request:
         self.query: dict[str, str] = {}
         for name, value in self.query_pairs:
             k = name.decode("utf-8", "replace")
-            if not k.lower().startswith("x-amz-") and k != "x-id":
+            if not k.lower().startswith("x-amz-") and k not in _NOT_SUBRESOURCES:
                 self.query[k] = value.decode("utf-8", "replace")
         self.bucket: str | None = None
         self.key: str | None = None
+        self.virtual_host = False  # the bucket came from the Host header
         self.auth: AuthContext | None = None
         self.principal: Principal | None = None
         self.op: Operation | None = None  # the operation the route table named (set before any handler runs)

@@ -98,6 +98,7 @@ class AuthContext:
     seed_signature: str = field(repr=False)
     amz_date: str
     scope: str
+    signature_version: str = ALGORITHM  # "AWS" for Signature V2 (sigv2.py): the s3:signatureversion condition value
 
     def __reduce_ex__(self, protocol: object) -> NoReturn:
         raise TypeError("AuthContext holds key material and cannot be pickled or copied")
@@ -114,6 +115,8 @@ def request_has_auth(headers: Mapping[str, str], query_string: str) -> bool:
 def claimed_access_key(authorization: str, query_credential: str = "") -> str | None:
     """The access key id a request claims (its ``Credential=`` in the Authorization header, else a presigned URL's
     or a POST form's credential), whether or not its signature holds; at most 128 characters, for the log."""
+    if authorization.startswith("AWS "):  # Signature V2: "AWS AKID:signature"
+        return authorization[4:].strip().rpartition(":")[0][:128] or None
     credential = authorization.partition("Credential=")[2] or query_credential
     return credential.split("/", 1)[0][:128] or None
 
@@ -453,9 +456,9 @@ def _authenticate_header(
     content_sha256 = headers.get("x-amz-content-sha256")
     if content_sha256 is None:
         raise s3_error("InvalidRequest", "Missing required header for this request: x-amz-content-sha256")
-    payload_mode, payload_sha256 = _payload_mode(content_sha256)
+    mode, payload_sha256 = payload_mode(content_sha256)
     _require_signed_amz_headers(headers, signed_headers, exempt=("x-amz-content-sha256", "x-amz-date"))
-    decoded_length = _decoded_length(headers) if payload_mode in STREAMING_MODES else None
+    decoded_length = _decoded_length(headers) if mode in STREAMING_MODES else None
 
     key = _signing_key_for(credential, lookup)
     canonical = canonical_request(method, raw_path, query_pairs, headers, signed_headers, content_sha256)
@@ -464,7 +467,7 @@ def _authenticate_header(
     return AuthContext(
         access_key=credential.access_key,
         region=credential.region,
-        payload_mode=payload_mode,
+        payload_mode=mode,
         payload_sha256=payload_sha256,
         decoded_length=decoded_length,
         signing_key=key,
@@ -530,7 +533,7 @@ def _authenticate_presigned(
     content_sha256 = headers.get("x-amz-content-sha256")
     exempt: tuple[str, ...] = ()
     if content_sha256 is not None and "x-amz-content-sha256" in signed_headers:
-        mode, payload_sha256 = _payload_mode(content_sha256)
+        mode, payload_sha256 = payload_mode(content_sha256)
         if mode in STREAMING_MODES:
             raise s3_error("InvalidRequest", "aws-chunked payloads cannot be sent with query string authentication.")
         payload_hash = content_sha256
@@ -578,7 +581,7 @@ def _request_time(headers: Mapping[str, str]) -> tuple[str, datetime]:
     return parsed.strftime(AMZ_DATE_FORMAT), parsed
 
 
-def _payload_mode(content_sha256: str) -> tuple[str, str | None]:
+def payload_mode(content_sha256: str) -> tuple[str, str | None]:
     mode = PAYLOAD_MODES.get(content_sha256)
     if mode is not None:
         return mode, None
