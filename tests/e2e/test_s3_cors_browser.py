@@ -1,6 +1,7 @@
-"""CORS in a real browser: headless Chromium on a page of another origin (a plain HTTP server on 127.0.0.1) PUTs
-and GETs presigned URLs of the server with ``fetch``, as the bucket's CORS rule allows, and is refused where it
-does not. Chromium trusts the server's certificate through ``--ignore-certificate-errors-spki-list`` (the server's
+"""A real browser against the server: headless Chromium on a page of another origin (a plain HTTP server on
+127.0.0.1) PUTs and GETs presigned URLs of the server with ``fetch``, as the bucket's CORS rule allows, and is
+refused where it does not; and it uploads files through HTML forms signed with SigV4 and with Signature V2 (POST
+Object), as a web page would. Chromium trusts the server's certificate through ``--ignore-certificate-errors-spki-list`` (the server's
 and its CA's public keys only), not by ignoring certificate errors altogether."""
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ import base64
 import hashlib
 import http.server
 import threading
+import urllib.parse
 import uuid
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -173,3 +176,91 @@ def test_cross_origin_fetch_of_presigned_urls(srv: _ct.Server, page_origin: str,
     assert s3.get_object(Bucket=bucket, Key="keep")["Body"].read() == b"must survive"
     # a bucket without CORS rules answers the GET, but without Access-Control-Allow-Origin the page may not read it
     assert result["plain"] == "TypeError"
+
+
+FORM = """
+const [action, fields, fileInputName] = arguments;
+const form = document.createElement("form");
+form.method = "POST";
+form.action = action;
+form.enctype = "multipart/form-data";
+for (const [name, value] of Object.entries(fields)) {
+  const input = document.createElement("input");
+  input.type = "hidden";
+  input.name = name;
+  input.value = value;
+  form.appendChild(input);
+}
+const file = document.createElement("input");
+file.type = "file";
+file.name = fileInputName;
+file.id = "upload";
+form.appendChild(file);
+document.body.appendChild(form);
+"""
+
+
+@pytest.mark.parametrize("signature_version", ["s3v4", "s3"])
+def test_a_browser_uploads_a_file_through_a_signed_html_form(
+    srv: _ct.Server, page_origin: str, browser: Any, tmp_path: Path, signature_version: str
+) -> None:
+    """The form comes from boto3's generate_presigned_post (SigV4, or botocore's V2 default); the browser submits
+    it across origins (a navigation: no CORS needed) with the file Chromium reads from disk. The V4 form asks for
+    the 201 XML answer, the V2 one for a redirect back to the page's origin."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    s3 = srv.client()
+    bucket = f"form-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=bucket)
+    payload = bytes(range(256)) * 64 + signature_version.encode()
+    local = tmp_path / f"photo-{signature_version}.bin"
+    local.write_bytes(payload)
+    signer = boto3.client(
+        "s3",
+        endpoint_url=srv.endpoint,
+        aws_access_key_id=_ct.ROOT_ACCESS,
+        aws_secret_access_key=_ct.ROOT_SECRET,
+        region_name="local",
+        verify=srv.ca,
+        config=Config(signature_version=signature_version, s3={"addressing_style": "path"}),
+    )
+    if signature_version == "s3v4":
+        extra = {"success_action_status": "201"}
+    else:
+        extra = {"success_action_redirect": page_origin + "/done"}
+    post = signer.generate_presigned_post(
+        bucket,
+        "uploads/${filename}",
+        Fields={**extra, "Content-Type": "application/octet-stream"},
+        Conditions=[
+            {k: v for k, v in extra.items()},
+            ["starts-with", "$key", "uploads/"],
+            ["starts-with", "$Content-Type", "application/"],
+            ["content-length-range", 1, 1024 * 1024],
+        ],
+        ExpiresIn=300,
+    )
+    assert ("x-amz-signature" in post["fields"]) == (signature_version == "s3v4")
+    assert ("signature" in post["fields"]) == (signature_version == "s3")
+    browser.get(page_origin + "/form.html")
+    browser.execute_script(FORM, post["url"], post["fields"], "file")
+    browser.find_element(By.ID, "upload").send_keys(str(local))
+    browser.execute_script("document.forms[0].submit()")
+    key = f"uploads/{local.name}"
+    if signature_version == "s3v4":
+        WebDriverWait(browser, 30).until(lambda d: "PostResponse" in d.page_source)
+        text = browser.execute_script("return document.documentElement.outerHTML")
+        start = text.index("<PostResponse")
+        doc = ET.fromstring(text[start : text.index("</PostResponse>") + len("</PostResponse>")])
+        got = {child.tag.split("}")[-1]: child.text for child in doc}
+        assert (got["Bucket"], got["Key"]) == (bucket, key)
+        assert got["ETag"] == f'"{hashlib.md5(payload, usedforsecurity=False).hexdigest()}"'
+    else:
+        WebDriverWait(browser, 30).until(lambda d: d.current_url.startswith(page_origin + "/done"))
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(browser.current_url).query)
+        assert query["bucket"] == [bucket] and query["key"] == [key]
+        assert query["etag"] == [f'"{hashlib.md5(payload, usedforsecurity=False).hexdigest()}"']
+    stored = s3.get_object(Bucket=bucket, Key=key)
+    assert stored["Body"].read() == payload
+    assert stored["ContentType"] == "application/octet-stream"
