@@ -540,6 +540,7 @@ class S3App:
             req.checksum = hdr.checksum_request(req.headers, req.trailer_names)
         await self.authorize(req, route)
         hdr.refuse_unbuilt(route.name, req.headers)
+        hdr.refuse_sse_on_read(route.name, req.headers)
         if req.method in _CHANGES:
             # the entry commits with the operation's change (the first writing transaction it makes)
             req.op.success_status = 204 if req.method == "DELETE" else 200

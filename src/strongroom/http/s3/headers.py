@@ -126,13 +126,19 @@ def customer_key(h: Mapping[str, str], prefix: str = "x-amz-server-side-encrypti
         raise s3_error(
             "InvalidArgument", "The secret key was invalid for the specified algorithm.", ArgumentName=prefix + "key"
         )
-    if md5_b64 is not None:
-        if base64.b64encode(hashlib.md5(material, usedforsecurity=False).digest()).decode() != md5_b64:
-            raise s3_error(
-                "InvalidArgument",
-                "The calculated MD5 hash of the key did not match the hash that was provided.",
-                ArgumentName=prefix + "key-md5",
-            )
+    if md5_b64 is None:  # S3 requires it: the integrity check of a key that is never stored
+        raise s3_error(
+            "InvalidArgument",
+            "Requests specifying Server Side Encryption with Customer provided keys must provide the client "
+            "calculated MD5 of the secret key.",
+            ArgumentName=prefix + "key-md5",
+        )
+    if base64.b64encode(hashlib.md5(material, usedforsecurity=False).digest()).decode() != md5_b64:
+        raise s3_error(
+            "InvalidArgument",
+            "The calculated MD5 hash of the key did not match the hash that was provided.",
+            ArgumentName=prefix + "key-md5",
+        )
     return CustomerKey(material)
 
 
@@ -289,6 +295,26 @@ def response_overrides(query: Mapping[str, str]) -> dict[str, str]:
 
 _WRITES_OBJECT = frozenset({"PutObject", "CopyObject", "CreateMultipartUpload"})
 _OBJECT_LOCK_HEADERS = ("x-amz-object-lock-mode", "x-amz-object-lock-retain-until-date", "x-amz-object-lock-legal-hold")
+
+
+#: Reads take an SSE-C key (to open an SSE-C object) but no other encryption header: the object says how it was sealed
+_READS = frozenset({"GetObject", "HeadObject", "GetObjectAttributes"})
+_WRITE_ONLY_SSE = (
+    "x-amz-server-side-encryption",
+    "x-amz-server-side-encryption-aws-kms-key-id",
+    "x-amz-server-side-encryption-context",
+    "x-amz-server-side-encryption-bucket-key-enabled",
+)
+
+
+def refuse_sse_on_read(route_name: str, h: Mapping[str, str]) -> None:
+    """S3 refuses SSE-S3/SSE-KMS headers on a GET or HEAD (400 InvalidArgument) rather than ignoring them."""
+    if route_name in _READS:
+        for name in _WRITE_ONLY_SSE:
+            if name in h:
+                raise s3_error(
+                    "InvalidArgument", f"{name} header is not supported for this operation.", ArgumentName=name
+                )
 
 
 def refuse_unbuilt(route_name: str, h: Mapping[str, str]) -> None:
