@@ -16,7 +16,7 @@ import pytest
 from botocore.config import Config
 
 from strongroom.http.s3.errors import S3Error
-from strongroom.http.s3.postpolicy import PostPolicyResult, verify_post_policy
+from strongroom.http.s3.postpolicy import PostPolicyResult, attempted, missing_field, verify_post_policy
 
 NOW = datetime(2026, 3, 14, 15, 9, 26, tzinfo=UTC)
 ACCESS = "AKIASTRONGROOMTEST01"
@@ -295,3 +295,28 @@ def test_content_length_range_bound_of_thousands_of_digits_is_invalid() -> None:
         assert refused(lambda f=form: verify(f)).code == "InvalidPolicyDocument"  # type: ignore[misc]
     form = custom_form([{"bucket": "bkt"}, {"key": "k"}, ["content-length-range", "0", "9" * 19]], key="k")
     assert verify(form).content_length_range == (0, int("9" * 19))
+
+
+def test_the_signature_version_is_the_s3_signatureversion_condition_value() -> None:
+    """A V2 form is "AWS" to a bucket policy's s3:signatureversion, as a V2 request is; a V4 form AWS4-HMAC-SHA256."""
+    assert verify(presigned_post()).signature_version == "AWS4-HMAC-SHA256"
+    assert verify(presigned_post(signature_version=None)).signature_version == "AWS"
+
+
+def test_a_form_without_any_signing_field_is_anonymous() -> None:
+    assert not attempted({"key": "k", "acl": "public-read", "x-amz-meta-a": "1", "success_action_status": "201"})
+    for name in ("policy", "x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-signature"):
+        assert attempted({"key": "k", name: ""}), name
+    for name in ("awsaccesskeyid", "signature"):
+        assert attempted({"key": "k", name: "x"}), name
+    assert attempted(presigned_post()) and attempted(presigned_post(signature_version=None))
+
+
+def test_missing_field_is_s3s_answer() -> None:
+    err = missing_field("key")
+    assert (err.status, err.code, err.message, err.extra) == (
+        400,
+        "InvalidArgument",
+        "Bucket POST must contain a field named 'key'.  If it is specified, please check the order of the fields.",
+        {"ArgumentName": "key", "ArgumentValue": ""},
+    )

@@ -54,24 +54,6 @@ Handler = Callable[["S3App", S3Request], Awaitable[Response]]
 _CLAIM_PARAMS = (b"X-Amz-Credential", b"AWSAccessKeyId")  # where a presigned URL names its access key
 _AUTH_PARAMS = frozenset({b"X-Amz-Algorithm", b"X-Amz-Credential", b"X-Amz-Signature", b"AWSAccessKeyId"})
 
-#: Request headers whose values are condition keys of the same name (``s3:<header>``).
-_HEADER_KEYS = (
-    "x-amz-acl",
-    "x-amz-server-side-encryption",
-    "x-amz-server-side-encryption-aws-kms-key-id",
-    "x-amz-server-side-encryption-customer-algorithm",
-    "x-amz-content-sha256",
-    "x-amz-copy-source",
-    "x-amz-metadata-directive",
-    "x-amz-storage-class",
-    "x-amz-grant-read",
-    "x-amz-grant-write",
-    "x-amz-grant-read-acp",
-    "x-amz-grant-write-acp",
-    "x-amz-grant-full-control",
-)
-
-
 _CHANGES = frozenset({"PUT", "POST", "DELETE"})
 
 
@@ -433,7 +415,7 @@ class S3App:
         if req.auth is not None:
             keys["s3:signatureversion"] = req.auth.signature_version
             keys["s3:authType"] = "REST-QUERY-STRING" if "authorization" not in req.headers else "REST-HEADER"
-        for name in _HEADER_KEYS:
+        for name in hdr.CONDITION_HEADERS:
             if name in req.headers:
                 keys["s3:" + name] = req.headers[name]
         if route.action in ("s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads"):

@@ -34,6 +34,23 @@ STANDARD_HEADERS = {
     "cache-control": "cache_control",
     "expires": "expires",
 }
+#: Request headers whose values are condition keys of the same name (``s3:<header>``); in a browser POST, the form's
+#: fields of those names (``acl`` for x-amz-acl) are, not the request's headers.
+CONDITION_HEADERS = (
+    "x-amz-acl",
+    "x-amz-server-side-encryption",
+    "x-amz-server-side-encryption-aws-kms-key-id",
+    "x-amz-server-side-encryption-customer-algorithm",
+    "x-amz-content-sha256",
+    "x-amz-copy-source",
+    "x-amz-metadata-directive",
+    "x-amz-storage-class",
+    "x-amz-grant-read",
+    "x-amz-grant-write",
+    "x-amz-grant-read-acp",
+    "x-amz-grant-write-acp",
+    "x-amz-grant-full-control",
+)
 STORAGE_CLASSES = {
     "STANDARD",
     "REDUCED_REDUNDANCY",

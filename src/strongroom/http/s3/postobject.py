@@ -3,11 +3,16 @@
 The form is parsed as a stream (python-multipart): the fields before the file are collected
 (bounded), the policy is verified as soon as the file part starts, and the file is then
 streamed straight into the sealing pipeline. Nothing is spooled to disk.
+
+As S3 does: fields after the file are ignored; a field sent twice is its values joined by commas;
+``${filename}`` in any field is the file's name (what follows its last ``/`` or ``\\``), expanded
+before the policy is checked; a form without any signing field is anonymous.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import urllib.parse
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
@@ -16,11 +21,12 @@ import anyio
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.responses import RedirectResponse, Response
 
-from strongroom.core.types import ChecksumRequest
+from strongroom.core.types import ANONYMOUS
 from strongroom.http.s3 import headers as hdr
 from strongroom.http.s3 import xml
 from strongroom.http.s3.errors import S3Error, s3_error
-from strongroom.http.s3.postpolicy import verify_post_policy
+from strongroom.http.s3.postpolicy import PostPolicyResult, attempted, missing_field, verify_post_policy
+from strongroom.http.s3.request import content_md5
 from strongroom.http.s3.routes import Route
 from strongroom.http.s3.sigv4 import claimed_access_key
 from strongroom.service.objects import quote_etag
@@ -31,6 +37,7 @@ if TYPE_CHECKING:
 
 MAX_FIELDS_BYTES = 256 * 1024
 MAX_FIELDS = 100
+_SSE_C_PREFIX = "x-amz-server-side-encryption-customer-"
 
 
 class _FormState:
@@ -101,7 +108,28 @@ class _FormState:
             return
         if len(self.fields) >= MAX_FIELDS:
             raise s3_error("MalformedPOSTRequest", "Too many form fields.")
-        self.fields[self.name.lower()] = self.value.decode("utf-8", "replace")
+        name, value = self.name.lower(), self.value.decode("utf-8", "replace")
+        # S3: "If you have multiple fields with the same name, the values must be separated by commas"
+        self.fields[name] = f"{self.fields[name]},{value}" if name in self.fields else value
+
+
+def _expand_filename(fields: dict[str, str], filename: str | None) -> dict[str, str]:
+    """``${filename}`` in every field -> the file's name without any path the client sent ("" without one)."""
+    base = re.split(r"[/\\]", filename or "")[-1]
+    return {name: value.replace("${filename}", base) for name, value in fields.items()}
+
+
+def _redirect_target(fields: dict[str, str]) -> urllib.parse.SplitResult | None:
+    """success_action_redirect (or the legacy redirect): None when absent, or when it is not an absolute http(s)
+    URL, which S3 ignores as a URL it "cannot interpret"."""
+    url = fields.get("success_action_redirect") or fields.get("redirect")
+    if not url:
+        return None
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return None
+    return parts if parts.scheme.lower() in ("http", "https") and parts.hostname else None
 
 
 def _boundary(content_type: str) -> bytes:
@@ -148,41 +176,63 @@ async def handle_post_object(app: S3App, req: S3Request) -> Response:
             break
         feed(chunk)
     if not state.file_started:
-        raise s3_error("InvalidArgument", "POST requires exactly one file upload per request.", ArgumentName="file")
-    fields = state.fields
-    if "key" not in fields:
-        raise s3_error("InvalidArgument", "Bucket POST must contain a field named 'key'.", ArgumentName="key")
-    try:
-        policy = await anyio.to_thread.run_sync(
-            lambda: verify_post_policy(
-                fields,
-                app.lookup_secret,
-                dt.datetime.now(dt.UTC),
-                None,
-                bucket=req.bucket,
-                sigv2_enabled=app.rt.settings.sigv2,
-            )
+        raise s3_error(
+            "InvalidArgument",
+            "POST requires exactly one file upload per request.",
+            ArgumentName="file",
+            ArgumentValue="0",
         )
-    except S3Error as exc:
-        claimed = claimed_access_key("", fields.get("x-amz-credential") or fields.get("awsaccesskeyid") or "")
-        client = req.request.scope.get("client")
-        await app.hold_back(exc.code, claimed, client[0] if client else None)
-        raise
-    app.limits.check_request(policy.access_key)
+    fields = _expand_filename(state.fields, state.filename)
+    if "key" not in fields:
+        raise missing_field("key")
+    if req.request.scope.get("scheme") != "https" and any(name.startswith(_SSE_C_PREFIX) for name in fields):
+        raise s3_error(
+            "InvalidRequest",
+            "Requests specifying Server Side Encryption with Customer provided keys must be made over a secure "
+            "connection.",
+        )
+    policy: PostPolicyResult | None = None
+    if attempted(fields):
+        try:
+            policy = await anyio.to_thread.run_sync(
+                lambda: verify_post_policy(
+                    fields,
+                    app.lookup_secret,
+                    dt.datetime.now(dt.UTC),
+                    None,
+                    bucket=req.bucket,
+                    sigv2_enabled=app.rt.settings.sigv2,
+                )
+            )
+        except S3Error as exc:
+            claimed = claimed_access_key("", fields.get("x-amz-credential") or fields.get("awsaccesskeyid") or "")
+            client = req.request.scope.get("client")
+            await app.hold_back(exc.code, claimed, client[0] if client else None)
+            raise
+        app.limits.check_request(policy.access_key)
+        req.principal = app.access.principal(policy.access_key)
+    else:
+        req.principal = ANONYMOUS  # no policy to check: only a grant to everyone allows it
     key = fields["key"]
-    if "${filename}" in key:
-        key = key.replace("${filename}", state.filename or "")
-    req.principal = app.access.principal(policy.access_key)
     route = Route("PostObject", "s3:PutObject", "object", "objects:post_object")
     req.key = key
     req.op = op = app.operation(req, route)
     op.context["s3:authType"] = "POST"
+    if policy is not None:
+        op.context["s3:signatureversion"] = policy.signature_version
+    for name in hdr.CONDITION_HEADERS:  # what the form asks for, whatever headers the request carries
+        op.context.pop("s3:" + name, None)
+        value = fields["acl"] if name == "x-amz-acl" and "acl" in fields else fields.get(name)
+        if value is not None:
+            op.context["s3:" + name] = value
     await app.access.authorize(op, "object", req.bucket, key)
-    op.success_status = {"200": 200, "201": 201}.get(fields.get("success_action_status", ""), 204)
-    if fields.get("success_action_redirect") or fields.get("redirect"):
-        op.success_status = 303
+    redirect = _redirect_target(fields)
+    status = {"200": 200, "201": 201}.get(fields.get("success_action_status", ""), 204)  # S3: anything else is 204
+    op.success_status = 303 if redirect is not None else status
     app.audit.arm(op, "s3")
     size = 0
+    # past the policy's maximum nothing more is sealed; the rest of the file is only counted, for the refusal
+    limit = policy.content_length_range[1] if policy is not None and policy.content_length_range else None
 
     async def body() -> AsyncIterator[bytes]:
         nonlocal size, ended
@@ -190,7 +240,8 @@ async def handle_post_object(app: S3App, req: S3Request) -> Response:
             while state.file_chunks:
                 piece = state.file_chunks.pop(0)
                 size += len(piece)
-                yield piece
+                if limit is None or size <= limit:
+                    yield piece
             if state.file_done or ended:
                 break
             try:
@@ -202,7 +253,8 @@ async def handle_post_object(app: S3App, req: S3Request) -> Response:
             feed(chunk)
         if not state.file_done:
             raise s3_error("MalformedPOSTRequest", "The file part of the form is incomplete.")
-        policy.check_content_length(size)
+        if policy is not None:
+            policy.check_content_length(size)
 
     def feed_end() -> None:
         try:
@@ -217,7 +269,7 @@ async def handle_post_object(app: S3App, req: S3Request) -> Response:
             meta_headers[name] = hdr.form_header_value(name, fields[name])
     if "content-type" not in meta_headers and state.file_content_type:
         meta_headers["content-type"] = hdr.header_value("content-type", state.file_content_type)
-    sse_fields = {k: v for k, v in fields.items() if k.startswith("x-amz-server-side-encryption")}
+    sse = hdr.sse_request({k: v for k, v in fields.items() if k.startswith("x-amz-server-side-encryption")})
     if "x-amz-storage-class" in fields:
         meta_headers["x-amz-storage-class"] = fields["x-amz-storage-class"]
     hdr.refuse_unbuilt(
@@ -231,9 +283,9 @@ async def handle_post_object(app: S3App, req: S3Request) -> Response:
         key,
         body(),
         hdr.object_headers(meta_headers),
-        hdr.sse_request(sse_fields),
-        ChecksumRequest(),
-        None,
+        sse,
+        hdr.checksum_request(fields, []),
+        content_md5(fields),
         acl=await app.acls.requested_acl(
             op,
             {k: v for k, v in fields.items() if k.startswith("x-amz-")}
@@ -245,22 +297,24 @@ async def handle_post_object(app: S3App, req: S3Request) -> Response:
     async for chunk in stream:
         feed(chunk)
     etag = quote_etag(res.etag)
-    location = f"https://{req.headers.get('host', 'localhost')}/{req.bucket}/{urllib.parse.quote(key)}"
+    path = f"/{urllib.parse.quote(key)}" if req.virtual_host else f"/{req.bucket}/{urllib.parse.quote(key)}"
+    location = f"{req.request.scope.get('scheme', 'https')}://{req.headers.get('host', 'localhost')}{path}"
     out_headers = {"etag": etag, "location": location}
-    out_headers.update(hdr.encryption_response_headers(res.mode, res.kms_key_id, res.bucket_key_enabled, None))
-    redirect = fields.get("success_action_redirect") or fields.get("redirect")
-    if redirect:
+    out_headers.update(
+        hdr.encryption_response_headers(res.mode, res.kms_key_id, res.bucket_key_enabled, sse.customer_key)
+    )
+    out_headers.update(hdr.checksum_headers(res.checksum_algorithm, res.checksum, "FULL_OBJECT"))
+    if redirect is not None:
         query = urllib.parse.urlencode({"bucket": req.bucket, "key": key, "etag": etag})
-        sep = "&" if "?" in redirect else "?"
-        return RedirectResponse(f"{redirect}{sep}{query}", status_code=303, headers=out_headers)
-    status = fields.get("success_action_status", "204")
-    if status == "201":
+        target = redirect._replace(query=f"{redirect.query}&{query}" if redirect.query else query)
+        return RedirectResponse(urllib.parse.urlunsplit(target), status_code=303, headers=out_headers)
+    if status == 201:
         return Response(
             xml.render_post_object_result(location, req.bucket, key, etag),
             status_code=201,
             media_type="application/xml",
             headers=out_headers,
         )
-    if status == "200":
+    if status == 200:
         return Response(status_code=200, headers=out_headers)
     return Response(status_code=204, headers=out_headers)

@@ -12,6 +12,9 @@ The policy bounds the upload: an expiration, and conditions every submitted fiel
 
 Every field but ``x-amz-signature``, ``file``, ``policy`` and ``x-ignore-*`` must be
 covered by a condition. Field names are case-insensitive; values are not.
+
+A form with none of the signing fields (:func:`attempted`) is anonymous: it has no policy, and only
+what a bucket policy or ACL grants everyone allows it.
 """
 
 from __future__ import annotations
@@ -43,14 +46,21 @@ _REQUIRED = ("policy", "x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-a
 _EXEMPT_V2 = frozenset({"awsaccesskeyid", "signature", "file", "policy"})
 _REQUIRED_V2 = ("awsaccesskeyid", "policy", "signature")
 _V2_NAMES = {"awsaccesskeyid": "AWSAccessKeyId", "policy": "policy", "signature": "signature"}
+_SIGNING = frozenset(_REQUIRED) | frozenset(_REQUIRED_V2)
+
+
+def attempted(fields: Mapping[str, str]) -> bool:
+    """Whether a form (names lower-cased) tries to sign: one without any signing field is anonymous."""
+    return any(name in fields for name in _SIGNING)
 
 
 @dataclass(frozen=True)
 class PostPolicyResult:
-    """A verified POST policy: who signed it and the file size it allows."""
+    """A verified POST policy: who signed it (and how: the s3:signatureversion value) and the file size it allows."""
 
     access_key: str
     content_length_range: tuple[int, int] | None
+    signature_version: str = ALGORITHM
 
     def check_content_length(self, length: int) -> None:
         """Refuse a file outside the policy's content-length-range (call with the file's final size)."""
@@ -81,7 +91,8 @@ def _invalid_policy(detail: str) -> S3Error:
     return s3_error("InvalidPolicyDocument", f"Invalid Policy: {detail}")
 
 
-def _missing(name: str) -> S3Error:
+def missing_field(name: str) -> S3Error:
+    """S3's answer to a form without a required field (or with it after the file, where S3 ignores it)."""
     return s3_error(
         "InvalidArgument",
         f"Bucket POST must contain a field named '{name}'.  If it is specified, please check the order of the fields.",
@@ -150,7 +161,11 @@ def verify_post_policy(
             ProposedSize=str(content_length),
             MinSizeAllowed=str(length_range[0]),
         )
-    return PostPolicyResult(access_key=access_key, content_length_range=length_range)
+    return PostPolicyResult(
+        access_key=access_key,
+        content_length_range=length_range,
+        signature_version=sigv2.SIGNATURE_VERSION if v2 else ALGORITHM,
+    )
 
 
 def _policy_bytes(fields: Mapping[str, str]) -> bytes:
@@ -167,7 +182,7 @@ def _verify_v4(fields: Mapping[str, str], lookup: SecretLookup) -> tuple[str, by
     """A SigV4 form: x-amz-signature = hex HMAC-SHA256(signing key, the base64 policy). (access key, policy)."""
     for name in _REQUIRED:
         if name not in fields:
-            raise _missing(name)
+            raise missing_field(name)
     if fields["x-amz-algorithm"] != ALGORITHM:
         raise s3_error(
             "InvalidArgument",
@@ -196,7 +211,7 @@ def _verify_v2(fields: Mapping[str, str], lookup: SecretLookup) -> tuple[str, by
     """A Signature V2 form: signature = base64 HMAC-SHA1(secret, the base64 policy). (access key, policy)."""
     for name in _REQUIRED_V2:
         if name not in fields:
-            raise _missing(_V2_NAMES[name])
+            raise missing_field(_V2_NAMES[name])
     access_key = fields["awsaccesskeyid"]
     signed = _policy_bytes(fields)
     secret = lookup(access_key)
