@@ -28,7 +28,6 @@ import hmac
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from urllib.parse import unquote
 
 from strongroom.http.s3.errors import S3Error, s3_error
@@ -38,6 +37,9 @@ from strongroom.http.s3.sigv4 import (
     STREAMING_MODES,
     AuthContext,
     SecretLookup,
+    iso_time,
+    one_mechanism_only,
+    parse_http_date,
     payload_mode,
 )
 
@@ -150,18 +152,6 @@ def string_to_sign(
         return text.encode("utf-8")
 
 
-def _http_date(value: str) -> datetime | None:
-    try:
-        parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return (parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)).astimezone(UTC)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _context(access_key: str, request_time: datetime, headers: Mapping[str, str], presigned: bool) -> AuthContext:
     mode, sha256 = "unsigned", None
     content_sha256 = headers.get("x-amz-content-sha256")
@@ -235,12 +225,7 @@ def authenticate(
     names = {name for name, _ in query_pairs}
     authorization = headers.get("authorization")
     if authorization is not None and (params or names & set(_V4_QUERY)):
-        raise s3_error(
-            "InvalidArgument",
-            "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query "
-            "string parameter or the Authorization header should be specified",
-            ArgumentName="Authorization",
-        )
+        raise one_mechanism_only()
     if authorization is not None:
         return _authenticate_header(
             method, resource_path, query_string, headers, authorization, lookup, now, max_skew_seconds
@@ -271,14 +256,14 @@ def _authenticate_header(
     else:
         raw_time = headers.get("date", "")
         date_line = raw_time.strip()
-    request_time = _http_date(raw_time) if raw_time else None
+    request_time = parse_http_date(raw_time) if raw_time else None
     if request_time is None:
         raise s3_error("AccessDenied", "AWS authentication requires a valid Date or x-amz-date header")
     if abs(now - request_time) > timedelta(seconds=max_skew_seconds):
         raise s3_error(
             "RequestTimeTooSkewed",
             RequestTime=raw_time.strip()[:64],
-            ServerTime=_iso(now),
+            ServerTime=iso_time(now),
             MaxAllowedSkewMilliseconds=str(max_skew_seconds * 1000),
         )
     secret = _secret(lookup, access_key)
@@ -307,14 +292,14 @@ def _authenticate_query(
         raise s3_error("AccessDenied", f"Invalid date (should be seconds since epoch): {expires_text[:32]}")
     expires = datetime.fromtimestamp(int(expires_text), UTC)
     if now > expires:
-        raise s3_error("AccessDenied", "Request has expired", Expires=_iso(expires), ServerTime=_iso(now))
+        raise s3_error("AccessDenied", "Request has expired", Expires=iso_time(expires), ServerTime=iso_time(now))
     if expires - now > timedelta(seconds=MAX_PRESIGNED_EXPIRES + max_skew_seconds):
         # strongroom's bound (AWS documents none for V2): a V2 URL lives at most as long as a V4 one, 7 days
         raise s3_error(
             "AccessDenied",
             "Request expiry is more than 7 days away: a presigned URL is valid for at most 604800 seconds",
-            Expires=_iso(expires),
-            ServerTime=_iso(now),
+            Expires=iso_time(expires),
+            ServerTime=iso_time(now),
         )
     secret = _secret(lookup, access_key)
     signature = params[b"Signature"].decode("latin-1")

@@ -379,6 +379,28 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+iso_time = _iso  # for sigv2.py: the ISO form S3 puts in Expires / ServerTime
+
+
+def one_mechanism_only() -> S3Error:
+    """S3's answer to a request that signs in two ways at once (header and query, V4 or V2)."""
+    return s3_error(
+        "InvalidArgument",
+        "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query "
+        "string parameter or the Authorization header should be specified",
+        ArgumentName="Authorization",
+    )
+
+
+def parse_http_date(value: str) -> datetime | None:
+    """An HTTP date (RFC 7231: the Date header, SigV2's x-amz-date) as an aware UTC datetime, or None."""
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return (parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+
+
 def _aware(now: datetime) -> datetime:
     return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
 
@@ -409,12 +431,7 @@ def authenticate(
     authorization = headers.get("authorization")
     presign_attempt = bool(query_names & {b"X-Amz-Algorithm", b"X-Amz-Credential", b"X-Amz-Signature"})
     if authorization is not None and presign_attempt:
-        raise s3_error(
-            "InvalidArgument",
-            "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query "
-            "string parameter or the Authorization header should be specified",
-            ArgumentName="Authorization",
-        )
+        raise one_mechanism_only()
     if authorization is not None:
         return _authenticate_header(
             method, raw_path, query_pairs, headers, authorization, lookup, now, max_skew_seconds
@@ -569,15 +586,9 @@ def _request_time(headers: Mapping[str, str]) -> tuple[str, datetime]:
             raise missing
         return value.strip(), parsed
     date_header = headers.get("date")
-    if date_header is None:
+    parsed = parse_http_date(date_header) if date_header is not None else None
+    if parsed is None:
         raise missing
-    try:
-        parsed = parsedate_to_datetime(date_header)
-    except (TypeError, ValueError, IndexError):
-        raise missing from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    parsed = parsed.astimezone(UTC)
     return parsed.strftime(AMZ_DATE_FORMAT), parsed
 
 
