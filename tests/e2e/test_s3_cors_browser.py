@@ -60,6 +60,19 @@ def spki_hash(pem_path: str) -> str:
     return base64.b64encode(hashlib.sha256(der).digest()).decode()
 
 
+def signing_client(srv: _ct.Server, signature_version: str) -> Any:
+    """A boto3 client that presigns with ``signature_version`` ("s3v4", or "s3": Signature V2)."""
+    return boto3.client(
+        "s3",
+        endpoint_url=srv.endpoint,
+        aws_access_key_id=_ct.ROOT_ACCESS,
+        aws_secret_access_key=_ct.ROOT_SECRET,
+        region_name="local",
+        verify=srv.ca,
+        config=Config(signature_version=signature_version, s3={"addressing_style": "path"}),
+    )
+
+
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_ct.Server]:
     server = _ct.start_server(tmp_path_factory.mktemp("cors-browser") / "data")
@@ -139,15 +152,7 @@ def test_cross_origin_fetch_of_presigned_urls(srv: _ct.Server, page_origin: str,
             ]
         },
     )
-    signer = boto3.client(  # as the README tells users: botocore presigns with SigV2 unless told otherwise
-        "s3",
-        endpoint_url=srv.endpoint,
-        aws_access_key_id=_ct.ROOT_ACCESS,
-        aws_secret_access_key=_ct.ROOT_SECRET,
-        region_name="local",
-        verify=srv.ca,
-        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
-    )
+    signer = signing_client(srv, "s3v4")  # as the README says: botocore presigns with SigV2 unless told otherwise
 
     def url(method: str, b: str, key: str, **params: Any) -> str:
         got: str = signer.generate_presigned_url(method, Params={"Bucket": b, "Key": key, **params}, ExpiresIn=300)
@@ -216,15 +221,7 @@ def test_a_browser_uploads_a_file_through_a_signed_html_form(
     payload = bytes(range(256)) * 64 + signature_version.encode()
     local = tmp_path / f"photo-{signature_version}.bin"
     local.write_bytes(payload)
-    signer = boto3.client(
-        "s3",
-        endpoint_url=srv.endpoint,
-        aws_access_key_id=_ct.ROOT_ACCESS,
-        aws_secret_access_key=_ct.ROOT_SECRET,
-        region_name="local",
-        verify=srv.ca,
-        config=Config(signature_version=signature_version, s3={"addressing_style": "path"}),
-    )
+    signer = signing_client(srv, signature_version)
     if signature_version == "s3v4":
         extra = {"success_action_status": "201"}
     else:

@@ -283,22 +283,19 @@ def test_tampered_blob_never_yields_wrong_bytes(tamper_server: Server, case: str
     assert srv.proc.poll() is None
 
 
-def test_swapped_multipart_part_blobs(tamper_server: Server) -> None:
-    """Two equal-size parts of one object: the part number is in the identity, so swapping their blobs fails."""
-    srv = tamper_server
+def put_multipart(srv: Server, key: str, parts: list[bytes]) -> list[Path]:
+    """Upload ``parts`` as one multipart object; the paths of its part blobs, in part order."""
     s3 = srv.client()
-    part = 5 * 1024 * 1024
-    p1, p2 = plain(5, part), plain(6, part)
-    up = s3.create_multipart_upload(Bucket=BUCKET, Key="mp")["UploadId"]
+    up = s3.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
     etags = [
-        s3.upload_part(Bucket=BUCKET, Key="mp", UploadId=up, PartNumber=n, Body=body)["ETag"]
-        for n, body in ((1, p1), (2, p2))
+        s3.upload_part(Bucket=BUCKET, Key=key, UploadId=up, PartNumber=n, Body=body)["ETag"]
+        for n, body in enumerate(parts, 1)
     ]
     s3.complete_multipart_upload(
         Bucket=BUCKET,
-        Key="mp",
+        Key=key,
         UploadId=up,
-        MultipartUpload={"Parts": [{"PartNumber": n + 1, "ETag": e} for n, e in enumerate(etags)]},
+        MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e} for n, e in enumerate(etags, 1)]},
     )
     db = sqlite3.connect(f"file:{srv.data_dir / 'strongroom.db'}?mode=ro", uri=True)
     try:
@@ -307,13 +304,22 @@ def test_swapped_multipart_part_blobs(tamper_server: Server) -> None:
             for r in db.execute(
                 "SELECT p.blob_id FROM objects o JOIN object_parts p ON p.object_id = o.id "
                 "JOIN buckets b ON b.id = o.bucket_id WHERE b.name = ? AND o.key = ? ORDER BY p.part_number",
-                (BUCKET, "mp"),
+                (BUCKET, key),
             )
         ]
     finally:
         db.close()
-    assert len(ids) == 2
-    a, b = (srv.data_dir / "blobs" / "local" / i[:2] / i[2:4] / i for i in ids)
+    return [srv.data_dir / "blobs" / "local" / i[:2] / i[2:4] / i for i in ids]
+
+
+def test_swapped_multipart_part_blobs(tamper_server: Server) -> None:
+    """Two equal-size parts of one object: the part number is in the identity, so swapping their blobs fails."""
+    srv = tamper_server
+    part = 5 * 1024 * 1024
+    p1, p2 = plain(5, part), plain(6, part)
+    blobs = put_multipart(srv, "mp", [p1, p2])
+    assert len(blobs) == 2
+    a, b = blobs
     blob_a, blob_b = a.read_bytes(), b.read_bytes()
     a.write_bytes(blob_b)
     b.write_bytes(blob_a)
@@ -394,30 +400,9 @@ def test_damage_to_a_large_blobs_length_or_header_is_an_error_before_the_answer(
 
 def test_a_truncated_later_part_of_a_multipart_object_is_an_error_before_the_answer(tamper_server: Server) -> None:
     srv = tamper_server
-    s3 = srv.client()
     part = 5 * 1024 * 1024
     p1, p2 = plain(11, part), plain(12, 1234)
-    up = s3.create_multipart_upload(Bucket=BUCKET, Key="mp-trunc")["UploadId"]
-    etags = [
-        s3.upload_part(Bucket=BUCKET, Key="mp-trunc", UploadId=up, PartNumber=n, Body=body)["ETag"]
-        for n, body in ((1, p1), (2, p2))
-    ]
-    s3.complete_multipart_upload(
-        Bucket=BUCKET,
-        Key="mp-trunc",
-        UploadId=up,
-        MultipartUpload={"Parts": [{"PartNumber": n + 1, "ETag": e} for n, e in enumerate(etags)]},
-    )
-    db = sqlite3.connect(f"file:{srv.data_dir / 'strongroom.db'}?mode=ro", uri=True)
-    try:
-        (last,) = db.execute(
-            "SELECT p.blob_id FROM objects o JOIN object_parts p ON p.object_id = o.id "
-            "JOIN buckets b ON b.id = o.bucket_id WHERE b.name = ? AND o.key = ? AND p.part_number = 2",
-            (BUCKET, "mp-trunc"),
-        ).fetchone()
-    finally:
-        db.close()
-    truncate(srv.data_dir / "blobs" / "local" / last[:2] / last[2:4] / last, 100)
+    truncate(put_multipart(srv, "mp-trunc", [p1, p2])[1], 100)
     out = fetch(srv, "mp-trunc")
     assert (out.ok, out.status, out.code) == (False, 500, "InternalError"), out.error
     # a range inside the intact first part still reads
