@@ -726,25 +726,21 @@ def test_post_object_refusals(server, s3, bucket):
     assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
 
 
+def deny_puts(s3, bucket, condition):
+    """A bucket policy that denies everyone s3:PutObject on the bucket under ``condition``."""
+    statement = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:PutObject",
+        "Resource": f"arn:aws:s3:::{bucket}/*",
+        "Condition": condition,
+    }
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}))
+
+
 def test_post_object_v2_form_meets_a_policy_refusing_v2(server, s3, bucket):
     """A V2-signed form is s3:signatureversion "AWS", as a V2 request is: a bucket policy refusing V2 refuses it."""
-    s3.put_bucket_policy(
-        Bucket=bucket,
-        Policy=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Deny",
-                        "Principal": "*",
-                        "Action": "s3:PutObject",
-                        "Resource": f"arn:aws:s3:::{bucket}/*",
-                        "Condition": {"StringEquals": {"s3:signatureversion": "AWS"}},
-                    }
-                ],
-            }
-        ),
-    )
+    deny_puts(s3, bucket, {"StringEquals": {"s3:signatureversion": "AWS"}})
     v2 = boto3.client(
         "s3",
         endpoint_url=server.endpoint,
@@ -828,23 +824,7 @@ def test_anonymous_post_object(server, s3, bucket):
 def test_post_object_condition_keys_are_the_forms_fields(server, s3, bucket):
     """A bucket policy's s3:x-amz-server-side-encryption (s3:x-amz-acl, ...) sees what the form asks for, as S3's
     does, not headers the request happens to carry."""
-    s3.put_bucket_policy(
-        Bucket=bucket,
-        Policy=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Deny",
-                        "Principal": "*",
-                        "Action": "s3:PutObject",
-                        "Resource": f"arn:aws:s3:::{bucket}/*",
-                        "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption": "AES256"}},
-                    }
-                ],
-            }
-        ),
-    )
+    deny_puts(s3, bucket, {"StringNotEquals": {"s3:x-amz-server-side-encryption": "AES256"}})
     sse = {"x-amz-server-side-encryption": "AES256"}
     p = s3.generate_presigned_post(bucket, "enc", Fields=sse, Conditions=[sse])
     r = _post(server, p)
